@@ -1,0 +1,1 @@
+"""fpcheck's faces: the Slack bot and the terminal command."""

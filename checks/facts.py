@@ -1,0 +1,276 @@
+"""The snapshot of facts one run reads from Stripe and FirstPromoter.
+
+Readers fill it once per run; rules are pure functions of it.  A fact that could not be read
+is a `Fetch` with `error` set (a reason a support engineer understands, never a secret); a fact
+that was not read because something it depends on is missing has `skipped` set.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+T = TypeVar("T")
+
+Mode = Literal["live", "test"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Fetch(Frozen, Generic[T]):
+    """One fact as read: its value, or why it could not be read (error) or was not read (skipped)."""
+
+    value: T | None = None
+    error: str | None = None
+    skipped: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.skipped is None
+
+    @classmethod
+    def of(cls, value: T) -> Fetch[T]:
+        return cls(value=value)
+
+    @classmethod
+    def failed(cls, reason: str) -> Fetch[T]:
+        return cls(error=reason)
+
+    @classmethod
+    def not_read(cls, reason: str) -> Fetch[T]:
+        return cls(skipped=reason)
+
+
+# ---------------------------------------------------------------- the question asked
+
+
+class Query(Frozen):
+    raw: str
+    email: str | None = None  # as typed (case kept); compare case-insensitively
+    customer_id: str | None = None  # cus_...
+
+
+class CheckConfig(Frozen):
+    """Settings the rules need (pure data; no secrets)."""
+
+    expected_stripe_account: str | None = None  # FPCHECK_EXPECTED_STRIPE_ACCOUNT
+    expected_stripe_mode: Mode | None = None  # FPCHECK_EXPECTED_STRIPE_MODE
+    other_mode_configured: bool = False  # STRIPE_OTHER_MODE_API_KEY is set
+
+
+# ---------------------------------------------------------------- Stripe
+
+
+class StripeAccount(Frozen):
+    id: str
+    name: str | None = None  # settings.dashboard.display_name or business_profile.name
+    email: str | None = None
+    # "api": read from GET /v1/account; "permission_error": parsed out of a restricted key's 403
+    source: Literal["api", "permission_error"] = "api"
+
+
+class StripeCustomer(Frozen):
+    id: str
+    email: str | None = None
+    name: str | None = None
+    livemode: bool = False
+    created: datetime
+    metadata: dict[str, str] = {}
+    # how we found it: exact email match, a case variant of the email, by id, or by metadata.fp_uid
+    match: Literal["exact", "case_variant", "id", "fp_uid"] = "exact"
+
+    @property
+    def fp_uid(self) -> str | None:
+        return self.metadata.get("fp_uid")
+
+
+class StripeCoupon(Frozen):
+    id: str
+    name: str | None = None
+    percent_off: float | None = None
+    amount_off: int | None = None  # minor units of `currency`
+    currency: str | None = None
+    valid: bool | None = None
+
+
+class StripePromotionCode(Frozen):
+    id: str  # promo_...
+    code: str  # what customers type
+    coupon_id: str | None = None  # promotion.coupon
+    active: bool = True
+
+
+class StripeDiscount(Frozen):
+    id: str  # di_...
+    coupon: StripeCoupon | None = None  # source.coupon, expanded
+    promotion_code: StripePromotionCode | None = None  # expanded when a code was used
+
+
+class StripeInvoice(Frozen):
+    id: str
+    customer: str
+    status: Literal["draft", "open", "paid", "uncollectible", "void"] | str
+    currency: str
+    amount_due: int
+    amount_paid: int
+    subtotal: int
+    total: int
+    total_discount_amount: int = 0  # sum of total_discount_amounts[].amount
+    billing_reason: str | None = None
+    livemode: bool = False
+    created: datetime
+    paid_at: datetime | None = None  # status_transitions.paid_at
+    customer_email: str | None = None
+    subscription_id: str | None = None  # parent.subscription_details.subscription
+    discounts: tuple[StripeDiscount, ...] = ()
+    # from `payments` (expanded): the PaymentIntent / Charge ids that paid it
+    payment_intent_ids: tuple[str, ...] = ()
+    charge_ids: tuple[str, ...] = ()
+
+
+class StripeCharge(Frozen):
+    id: str  # ch_...
+    customer: str | None = None
+    amount: int
+    amount_captured: int = 0
+    amount_refunded: int = 0
+    currency: str
+    status: Literal["succeeded", "pending", "failed"] | str
+    paid: bool = False
+    refunded: bool = False
+    livemode: bool = False
+    created: datetime
+    billing_email: str | None = None  # billing_details.email
+    receipt_email: str | None = None
+    payment_intent: str | None = None
+
+
+class StripeSubscription(Frozen):
+    id: str
+    customer: str
+    status: str  # trialing, active, incomplete, past_due, canceled, ...
+    livemode: bool = False
+    created: datetime
+    trial_end: datetime | None = None
+
+
+class TrackingCoupon(Frozen):
+    """What Stripe knows about the value in a promoter campaign's `coupon` field."""
+
+    value: str
+    coupon: StripeCoupon | None = None  # GET /v1/coupons/{value}: found means it is a Coupon id
+    promotion_codes: tuple[StripePromotionCode, ...] = ()  # promotion codes whose `code` is value
+
+
+class StripeFacts(Frozen):
+    key_mode: Mode | None = None  # from the key prefix (sk_/rk_ + live/test)
+    account: Fetch[StripeAccount] = Fetch.not_read("not read")
+    customers: Fetch[tuple[StripeCustomer, ...]] = Fetch.not_read("not read")
+    invoices: Fetch[tuple[StripeInvoice, ...]] = Fetch.not_read("not read")
+    charges: Fetch[tuple[StripeCharge, ...]] = Fetch.not_read("not read")
+    subscriptions: Fetch[tuple[StripeSubscription, ...]] = Fetch.not_read("not read")
+    # customers with the query's email (or id) under the other mode's key, when that key is configured
+    other_mode_customers: Fetch[tuple[StripeCustomer, ...]] = Fetch.not_read(
+        "STRIPE_OTHER_MODE_API_KEY is not set"
+    )
+    # keyed by the tracking coupon value of the referral's promoter campaign (and of the invoice)
+    tracking_coupon: Fetch[TrackingCoupon] = Fetch.not_read("no tracking coupon to look up")
+
+
+# ---------------------------------------------------------------- FirstPromoter
+
+
+class FPPerson(Frozen):
+    id: int
+    email: str | None = None
+    name: str | None = None
+
+
+class FPCampaign(Frozen):
+    id: int
+    name: str | None = None
+
+
+class ReferralCampaignLink(Frozen):
+    """`referral.promoter_campaign`: who referred this person, in which campaign."""
+
+    id: int
+    campaign_id: int | None = None
+    promoter_id: int | None = None
+    promoter: FPPerson | None = None
+    campaign: FPCampaign | None = None
+
+
+class Referral(Frozen):
+    id: int
+    email: str | None = None
+    uid: str | None = None
+    state: str | None = None  # signup, active, cancelled, pending, moved, denied, subscribed, refunded
+    entry_source: str | None = None  # api, coupon, cookie, manual_admin, manual_affiliate
+    created_at: datetime | None = None
+    customer_since: datetime | None = None
+    fraud_check: str | None = None
+    is_expired: bool | None = None
+    promoter_campaign: ReferralCampaignLink | None = None
+
+    @property
+    def is_customer(self) -> bool:
+        return self.customer_since is not None
+
+
+class ReferralLookup(Frozen):
+    referral: Referral | None  # None: not in FirstPromoter
+    found_by: Literal["email", "uid", "customer_id", "search"] | None = None
+    tried: tuple[str, ...] = ()  # e.g. ("email", "uid:cus_123", "search")
+
+
+class PromoterCampaign(Frozen):
+    id: int
+    campaign_id: int | None = None
+    promoter_id: int | None = None
+    state: str | None = None
+    coupon: str | None = None  # tracking coupon: should be a Stripe Coupon id
+    display_coupon: str | None = None  # what the promoter shares (a promotion code's code)
+    promoter: FPPerson | None = None
+    campaign: FPCampaign | None = None
+
+
+class Commission(Frozen):
+    id: int
+    status: str | None = None  # pending, approved, denied
+    event_id: str | None = None  # the Stripe invoice id (subscriptions) or charge id (one-time)
+    amount: int | None = None
+    sale_amount: int | None = None
+    unit: str | None = None
+    created_at: datetime | None = None
+    referral_email: str | None = None
+
+
+class FPFacts(Frozen):
+    referral: Fetch[ReferralLookup] = Fetch.not_read("not read")
+    promoter_campaigns: Fetch[tuple[PromoterCampaign, ...]] = Fetch.not_read("not read")
+    commissions: Fetch[tuple[Commission, ...]] = Fetch.not_read("not read")
+
+
+# ---------------------------------------------------------------- the snapshot
+
+
+class Facts(Frozen):
+    query: Query
+    now: datetime  # timezone-aware UTC; the moment the facts were read
+    config: CheckConfig = CheckConfig()
+    stripe: StripeFacts = StripeFacts()
+    fp: FPFacts = FPFacts()
+
+    def fetch(self, path: str) -> Fetch:
+        """`facts.fetch("stripe.invoices")`: a fact by its dotted name (used by the registry)."""
+        obj: object = self
+        for part in path.split("."):
+            obj = getattr(obj, part)
+        if not isinstance(obj, Fetch):
+            raise TypeError(f"{path} is not a fetched fact")
+        return obj

@@ -1,0 +1,95 @@
+"""What a check run produces: results, a verdict and the report (the `--json` contract)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+GUIDE_URL = "https://help.firstpromoter.com/en/articles/8971433-possible-stripe-integration-issues"
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    SKIP = "skip"
+    ERROR = "error"
+
+
+class Frozen(BaseModel):
+    """Value objects: equal when their fields are equal, so tests compare whole results."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class Evidence(Frozen):
+    """One thing a check saw: a label, the value, and where to look at it (a dashboard link)."""
+
+    label: str
+    value: str
+    url: str | None = None
+
+
+class Outcome(Frozen):
+    """What a rule function returns; the registry adds the rule's id and title."""
+
+    status: Status
+    summary: str
+    evidence: tuple[Evidence, ...] = ()
+    remediation: str | None = None
+
+
+class Result(Frozen):
+    id: str
+    title: str
+    status: Status
+    summary: str
+    evidence: tuple[Evidence, ...] = ()
+    remediation: str | None = None
+
+
+class Verdict(Frozen):
+    status: Status
+    check: str | None
+    summary: str
+
+
+class Report(Frozen):
+    schema_version: int = SCHEMA_VERSION
+    query: str
+    verdict: Verdict
+    checks: tuple[Result, ...]
+    duration_ms: int = 0
+    guide_url: str = GUIDE_URL
+    calls: dict[str, int] = Field(default_factory=dict)
+
+    def result(self, check_id: str) -> Result | None:
+        return next((r for r in self.checks if r.id == check_id), None)
+
+    def to_json_dict(self) -> dict:
+        return self.model_dump(mode="json")
+
+
+def verdict_for(results: tuple[Result, ...] | list[Result]) -> Verdict:
+    """The most likely cause is the first check that fails, in the guide's causal order."""
+    first_fail = next((r for r in results if r.status is Status.FAIL), None)
+    if first_fail is not None:
+        return Verdict(status=Status.FAIL, check=first_fail.id, summary=first_fail.summary)
+    errors = [r for r in results if r.status is Status.ERROR]
+    if errors:
+        names = ", ".join(r.id for r in errors)
+        return Verdict(
+            status=Status.ERROR,
+            check=None,
+            summary=f"No check failed, but {len(errors)} could not run ({names}): see their reasons.",
+        )
+    warns = [r for r in results if r.status is Status.WARN]
+    if warns:
+        return Verdict(
+            status=Status.WARN,
+            check=None,
+            summary=f"No check failed; {len(warns)} warning(s), first: {warns[0].summary}",
+        )
+    return Verdict(status=Status.PASS, check=None, summary="Every check passed.")
