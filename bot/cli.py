@@ -1,0 +1,114 @@
+"""`fpcheck`: check a customer from the terminal, list the checks, run the sandbox demo, serve Slack.
+
+Exit codes: 0 nothing failed, 1 a check failed (or could not run), 2 bad input or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.terminal import render, use_color
+from checks import registry
+from checks.model import Report, Status
+from checks.query import QueryError, parse_query
+from checks.settings import ConfigError, load_settings
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line and exit 2, like every other bad input
+        self.exit(EXIT_USAGE, f"fpcheck: {message} (see fpcheck --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="fpcheck", description="Why did a FirstPromoter referral earn no commission?")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    c = sub.add_parser("check", help="check one customer: EMAIL or cus_ID")
+    c.add_argument("query", help="customer email or Stripe customer id (cus_...)")
+    c.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    c.add_argument("--only", nargs="+", metavar="ID", help="run only these checks (see `fpcheck checks`)")
+    ls = sub.add_parser("checks", help="list the checks, in the guide's order")
+    ls.add_argument("--json", action="store_true")
+    d = sub.add_parser("demo", help="run every sandbox scenario against local stand-ins (no accounts needed)")
+    d.add_argument("scenario", nargs="*", help="scenario names (default: all)")
+    d.add_argument("--json", action="store_true", help="print one JSON report per line")
+    d.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    sub.add_parser("serve", help="run the Slack bot (Socket Mode or HTTP)", add_help=False)
+    return p
+
+
+def exit_code(report: Report) -> int:
+    bad = {Status.FAIL, Status.ERROR}
+    return EXIT_FAIL if any(r.status in bad for r in report.checks) else EXIT_OK
+
+
+def _print(report: Report, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.to_json_dict()))
+    else:
+        print(render(report, color=use_color()))
+
+
+def _only(ids: Sequence[str] | None) -> list[str] | None:
+    if not ids:
+        return None
+    known = {r.id for r in registry.all_rules()}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise QueryError(f"unknown check id(s): {', '.join(unknown)} (see `fpcheck checks`)")
+    return list(ids)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from checks.engine import Engine
+
+    query = parse_query(args.query)
+    only = _only(args.only)
+    engine = Engine(load_settings())
+    report = engine.check(query, only=only)
+    _print(report, args.json)
+    return exit_code(report)
+
+
+def cmd_checks(args: argparse.Namespace) -> int:
+    rules = registry.all_rules()
+    if args.json:
+        print(json.dumps([{"id": r.id, "title": r.title} for r in rules]))
+    else:
+        width = max(len(r.id) for r in rules)
+        for r in rules:
+            print(f"{r.id:{width}}  {r.title}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(args.scenario, as_json=args.json, list_only=args.list)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if argv[:1] == ["serve"]:
+        from bot.serve import main as serve
+
+        return serve(argv[1:])
+    args = _parser().parse_args(argv)
+    handlers = {"check": cmd_check, "checks": cmd_checks, "demo": cmd_demo}
+    try:
+        return handlers[args.command](args)
+    except (QueryError, ConfigError) as exc:
+        print(f"fpcheck: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

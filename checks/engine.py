@@ -1,0 +1,91 @@
+"""The engine: query in, Report out.  The terminal and the Slack bot both call `Engine.check`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+from checks import registry
+from checks.cache import Cache, MemoryCache
+from checks.facts import Facts, Query
+from checks.gather import Gatherer
+from checks.model import Report, verdict_for
+from checks.settings import Settings
+from checks.sources.firstpromoter import FirstPromoterReader
+from checks.sources.stripe import StripeReader
+
+log = logging.getLogger(__name__)
+
+# Threads one run may use for concurrent upstream reads.
+RUN_WORKERS = 12
+
+
+class Engine:
+    """Thread-safe and reusable: one per process.  Readers are made per run (so each report can
+    count its own upstream calls); account-level facts are shared through the cache."""
+
+    def __init__(self, settings: Settings, cache: Cache | None = None) -> None:
+        settings.require_upstreams()
+        self.settings = settings
+        self.cache = cache if cache is not None else MemoryCache()
+
+    def _readers(self) -> tuple[StripeReader, FirstPromoterReader, StripeReader | None]:
+        s = self.settings
+        assert s.stripe_api_key is not None and s.firstpromoter_api_key is not None
+        stripe = StripeReader(s.stripe_api_key.get_secret_value(), s.stripe_api_base, timeout=s.fpcheck_timeout)
+        other = (
+            StripeReader(s.stripe_other_mode_api_key.get_secret_value(), s.stripe_api_base, timeout=s.fpcheck_timeout)
+            if s.stripe_other_mode_api_key is not None
+            else None
+        )
+        fp = FirstPromoterReader(
+            s.firstpromoter_api_key.get_secret_value(),
+            s.firstpromoter_account_id or "",
+            s.firstpromoter_api_base,
+            timeout=s.fpcheck_timeout,
+        )
+        return stripe, fp, other
+
+    def gather(self, query: Query) -> tuple[Facts, dict[str, int]]:
+        stripe, fp, other = self._readers()
+        s = self.settings
+        scope = "|".join(
+            (
+                s.stripe_api_base,
+                s.stripe_api_key.get_secret_value() if s.stripe_api_key else "",
+                s.firstpromoter_api_base,
+                s.firstpromoter_account_id or "",
+            )
+        )
+        pool = ThreadPoolExecutor(max_workers=RUN_WORKERS, thread_name_prefix="fpcheck-read")
+        try:
+            facts = Gatherer(
+                stripe=stripe,
+                fp=fp,
+                other_mode=other,
+                cache=self.cache,
+                cache_ttl=s.fpcheck_cache_ttl,
+                cache_scope=scope,
+                pool=pool,
+                deadline=s.fpcheck_deadline,
+                config=s.check_config(),
+            ).gather(query)
+        finally:
+            # don't wait for reads the deadline gave up on; their own HTTP timeouts end them
+            pool.shutdown(wait=False, cancel_futures=True)
+        calls = {"stripe": stripe.calls + (other.calls if other else 0), "firstpromoter": fp.calls}
+        return facts, calls
+
+    def check(self, query: Query, only: Iterable[str] | None = None) -> Report:
+        started = time.monotonic()
+        facts, calls = self.gather(query)
+        results = registry.run(facts, only=only)
+        return Report(
+            query=query.raw,
+            verdict=verdict_for(results),
+            checks=results,
+            duration_ms=round((time.monotonic() - started) * 1000),
+            calls=calls,
+        )

@@ -1,0 +1,251 @@
+"""The fetch plan: read everything one run needs from Stripe and FirstPromoter, concurrently.
+
+Independent reads start at once; a read that depends on another starts as soon as that one is
+in.  Every read is bounded by its HTTP timeout and the whole run by a deadline.  A failed read
+becomes `Fetch(error=...)` in the snapshot; it never raises through to the rules.
+
+Chains of dependent calls (what bounds the run's wall time):
+  email:  customers -> invoices | charges | subscriptions
+          referral (-> by uid, only when the email misses) -> tracking coupon
+  cus_:   customer -> (customers with that email, referral, commissions) -> ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from checks.cache import Cache
+from checks.facts import (
+    CheckConfig,
+    Facts,
+    Fetch,
+    FPFacts,
+    PromoterCampaign,
+    Query,
+    ReferralLookup,
+    StripeCustomer,
+    StripeFacts,
+)
+from checks.sources import SourceError
+from checks.sources.firstpromoter import FirstPromoterReader
+from checks.sources.stripe import StripeReader
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_CUSTOMERS = 5  # per run: invoices, charges and subscriptions are read for at most this many
+
+
+class Gatherer:
+    def __init__(
+        self,
+        *,
+        stripe: StripeReader,
+        fp: FirstPromoterReader,
+        other_mode: StripeReader | None,
+        cache: Cache,
+        cache_ttl: float,
+        cache_scope: str,
+        pool: ThreadPoolExecutor,
+        deadline: float,
+        config: CheckConfig,
+    ) -> None:
+        self.stripe, self.fp, self.other_mode = stripe, fp, other_mode
+        self.cache, self.ttl = cache, cache_ttl
+        # cache keys are scoped by a hash of the credentials, so two configurations never share facts
+        self.scope = hashlib.sha256(cache_scope.encode()).hexdigest()[:16]
+        self.pool = pool
+        self.deadline_at = time.monotonic() + deadline
+        self.deadline = deadline
+        self.config = config
+
+    # ------------------------------------------------------------------ helpers
+    def _submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        return self.pool.submit(fn, *args)
+
+    def _result(self, fut: Future[T]) -> Fetch[T]:
+        """The future's value as a Fetch, waiting no longer than the run's deadline."""
+        remaining = max(0.0, self.deadline_at - time.monotonic())
+        try:
+            return Fetch.of(fut.result(timeout=remaining))
+        except FutureTimeout:
+            fut.cancel()
+            return Fetch.failed(f"no answer within the run's {self.deadline:g} s deadline")
+        except SourceError as exc:
+            return Fetch.failed(str(exc))
+        except Exception as exc:  # a bug must not take the report down with it
+            log.exception("unexpected error while reading upstream data")
+            return Fetch.failed(f"unexpected error ({type(exc).__name__}); see the log")
+
+    def _cached(self, key: str, load: Callable[[], T]) -> T:
+        return self.cache.get_or_load(f"{self.scope}:{key}", load, self.ttl)
+
+    # ------------------------------------------------------------------ the plan
+    def gather(self, query: Query) -> Facts:
+        now = datetime.now(UTC)
+        account_f = self._submit(self._cached, "stripe.account", self.stripe.account)
+        campaigns_f = self._submit(self._cached, "fp.promoter_campaigns", self.fp.promoter_campaigns)
+
+        # 1. who is this?  The Stripe customers and the email to look up in FirstPromoter.
+        email = query.email
+        by_id: Fetch[StripeCustomer | None] | None = None
+        other_f: Future[Any] | None = None
+        if query.customer_id:
+            if self.other_mode is not None:
+                other_f = self._submit(self._other_by_id, query.customer_id)
+            by_id = self._result(self._submit(self.stripe.customer, query.customer_id))
+            if by_id.ok and by_id.value is not None:
+                email = by_id.value.email
+
+        referral_f = self._submit(self.fp.find_referral, email, ()) if email else None
+        commissions_f = self._submit(self.fp.commissions, email) if email else None
+        customers_f = self._submit(self.stripe.customers_by_email, email) if email else None
+        if email and self.other_mode is not None and other_f is None:
+            other_f = self._submit(self.other_mode.customers_by_email, email)
+
+        customers = self._customers(query, by_id, customers_f)
+
+        # 2. their money: invoices, charges, subscriptions of every matched customer.
+        ids = [c.id for c in (customers.value or ())][:MAX_CUSTOMERS]
+        money = {
+            name: self._submit(self._per_customer, fn, ids)
+            for name, fn in (
+                ("invoices", self.stripe.invoices),
+                ("charges", self.stripe.charges),
+                ("subscriptions", self.stripe.subscriptions),
+            )
+        }
+
+        # 3. the referral: by email, then (only on a miss) by the customer ids and fp_uid values.
+        referral = self._referral(email, referral_f, customers)
+        commissions = self._commissions(commissions_f, referral, email)
+
+        # 4. the tracking coupon of the referral's promoter campaign, as Stripe knows it.
+        campaigns = self._result(campaigns_f)
+        coupon_value = _tracking_coupon_value(referral, campaigns)
+        tracking = (
+            self._result(
+                self._submit(self._cached, f"stripe.coupon:{coupon_value}", lambda: self.stripe.tracking_coupon(coupon_value))
+            )
+            if coupon_value
+            else Fetch.not_read("the referral's promoter campaign has no tracking coupon")
+        )
+
+        if not ids:
+            reason = customers.error and f"Stripe customers could not be read: {customers.error}"
+            money_facts = {
+                name: (Fetch.failed(reason) if reason else Fetch.not_read("no Stripe customer found"))
+                for name in money
+            }
+        else:
+            money_facts = {name: self._result(fut) for name, fut in money.items()}
+
+        stripe_facts = StripeFacts(
+            key_mode=self.stripe.key_mode,
+            account=self._result(account_f),
+            customers=customers,
+            other_mode_customers=self._result(other_f) if other_f is not None else StripeFacts().other_mode_customers,
+            tracking_coupon=tracking,
+            **money_facts,
+        )
+        fp_facts = FPFacts(referral=referral, promoter_campaigns=campaigns, commissions=commissions)
+        return Facts(query=query, now=now, config=self.config, stripe=stripe_facts, fp=fp_facts)
+
+    # ------------------------------------------------------------------ steps
+    def _other_by_id(self, customer_id: str) -> tuple[StripeCustomer, ...]:
+        assert self.other_mode is not None
+        found = self.other_mode.customer(customer_id)
+        return (found,) if found is not None else ()
+
+    def _customers(
+        self,
+        query: Query,
+        by_id: Fetch[StripeCustomer | None] | None,
+        customers_f: Future[tuple[StripeCustomer, ...]] | None,
+    ) -> Fetch[tuple[StripeCustomer, ...]]:
+        found: list[StripeCustomer] = []
+        if by_id is not None:
+            if by_id.error:
+                return Fetch.failed(by_id.error)
+            if by_id.value is not None:
+                found.append(by_id.value)
+        if customers_f is not None:
+            by_email = self._result(customers_f)
+            if by_email.error and not found:
+                return by_email
+            found += [c for c in by_email.value or () if c.id not in {f.id for f in found}]
+        return Fetch.of(tuple(found))
+
+    def _per_customer(self, fn: Callable[[str], tuple[Any, ...]], ids: list[str]) -> tuple[Any, ...]:
+        if not ids:
+            return ()
+        if len(ids) == 1:
+            return fn(ids[0])
+        futures = [self._submit(fn, cid) for cid in ids[1:]]
+        out = list(fn(ids[0]))  # this thread does one itself, so a full pool cannot deadlock it
+        for fut in futures:
+            remaining = max(0.0, self.deadline_at - time.monotonic())
+            out.extend(fut.result(timeout=remaining))
+        return tuple(out)
+
+    def _referral(
+        self,
+        email: str | None,
+        referral_f: Future[ReferralLookup] | None,
+        customers: Fetch[tuple[StripeCustomer, ...]],
+    ) -> Fetch[ReferralLookup]:
+        first = self._result(referral_f) if referral_f is not None else None
+        if first is not None and (first.error or (first.value and first.value.referral)):
+            return first
+        uids: list[str] = []
+        for c in customers.value or ():
+            uids.append(c.id)
+            if c.fp_uid:
+                uids.append(c.fp_uid)
+        uids = list(dict.fromkeys(uids))
+        if not uids:
+            if first is not None:
+                return first
+            return Fetch.not_read("no email or Stripe customer to look the referral up by")
+        again = self._result(self._submit(self.fp.find_referral, None, tuple(uids)))
+        if again.ok and again.value is not None and first is not None and first.value is not None:
+            tried = first.value.tried + again.value.tried
+            return Fetch.of(again.value.model_copy(update={"tried": tried}))
+        return again
+
+    def _commissions(
+        self, commissions_f: Future[Any] | None, referral: Fetch[ReferralLookup], email: str | None
+    ) -> Fetch[Any]:
+        first = self._result(commissions_f) if commissions_f is not None else None
+        ref = referral.value.referral if referral.ok and referral.value else None
+        ref_email = ref.email if ref else None
+        if ref_email and (email is None or ref_email.lower() != email.lower()):
+            # found by uid under another email: FirstPromoter files its commissions under that one
+            again = self._result(self._submit(self.fp.commissions, ref_email))
+            if first is None or not first.ok:
+                return again
+            if again.ok:
+                seen = {c.id for c in first.value or ()}
+                return Fetch.of(tuple(first.value or ()) + tuple(c for c in again.value or () if c.id not in seen))
+        if first is None:
+            return Fetch.not_read("no email to search commissions by")
+        return first
+
+
+def _tracking_coupon_value(
+    referral: Fetch[ReferralLookup], campaigns: Fetch[tuple[PromoterCampaign, ...]]
+) -> str | None:
+    ref = referral.value.referral if referral.ok and referral.value else None
+    if ref is None or ref.promoter_campaign is None or not campaigns.ok:
+        return None
+    for pc in campaigns.value or ():
+        if pc.id == ref.promoter_campaign.id:
+            return pc.coupon or None
+    return None

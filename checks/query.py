@@ -1,0 +1,53 @@
+"""Turn what a person typed (`jane@example.com`, Slack's `<mailto:...|...>`, `cus_123`) into a Query."""
+
+from __future__ import annotations
+
+import re
+
+from checks.facts import Query
+
+# Slack wraps emails in messages and mentions as <mailto:a@b.com|a@b.com>.
+_MAILTO = re.compile(r"^<mailto:([^|>]+)(?:\|[^>]*)?>$")
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+_CUSTOMER_ID = re.compile(r"^cus_[A-Za-z0-9]{1,64}$")
+MAX_LENGTH = 320  # the longest valid email address is 254 characters
+
+USAGE = (
+    "Usage: fpcheck EMAIL or fpcheck cus_ID — for example `jane@example.com` or `cus_Q1a2B3c4D5e6F7`. "
+    "Checks why a FirstPromoter referral did not turn into a commission."
+)
+
+
+class QueryError(ValueError):
+    """The text is not one email or Stripe customer id; `str(exc)` says why, in one line."""
+
+
+def parse_query(text: str | None) -> Query:
+    raw = (text or "").strip()
+    if not raw:
+        raise QueryError("Give one customer email or Stripe customer id (cus_...).")
+    if len(raw) > MAX_LENGTH:
+        raise QueryError(f"That is {len(raw)} characters long; give one email or cus_ id.")
+    words = raw.split()
+    if len(words) != 1:
+        raise QueryError("Give exactly one customer email or Stripe customer id, not several words.")
+    word = words[0]
+    m = _MAILTO.match(word)
+    if m:
+        word = m.group(1)
+    word = word.strip("<>")
+    if word.lower().startswith("mailto:"):
+        word = word[len("mailto:") :]
+    if _CUSTOMER_ID.match(word):
+        return Query(raw=word, customer_id=word)
+    if _EMAIL.match(word) and ".." not in word:
+        return Query(raw=word, email=word)
+    if word.startswith("cus_"):
+        raise QueryError(f"{_shown(word)} is not a valid Stripe customer id (cus_ followed by letters and digits).")
+    raise QueryError(f"{_shown(word)} is not an email address or a Stripe customer id.")
+
+
+def _shown(word: str) -> str:
+    """Echo bad input safely: short, and without Slack markup that could ping anyone."""
+    cleaned = re.sub(r"[<>@!*_`~|]", "", word)[:60]
+    return f"“{cleaned}”" if cleaned else "That"

@@ -1,0 +1,68 @@
+"""Start the seeded Stripe and FirstPromoter stand-ins together and point the engine at them."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from checks.sandbox import scenarios as sc
+from checks.sandbox.fp_seed import seed_firstpromoter
+from checks.sandbox.fp_server import FirstPromoterStandIn
+from checks.sandbox.stripe_seed import seed_stripe
+from checks.sandbox.stripe_server import StripeStandIn
+from checks.settings import Settings, load_settings
+
+
+class Sandbox:
+    """`with Sandbox() as sb:` — both stand-ins on 127.0.0.1, seeded with every scenario."""
+
+    def __init__(self, latency: float = 0.0) -> None:
+        self.stripe = StripeStandIn()
+        self.fp = FirstPromoterStandIn()
+        self.latency = latency
+        self.seeded_at = 0.0
+
+    def start(self) -> Sandbox:
+        self.seeded_at = time.time()
+        seed_stripe(self.stripe, now=self.seeded_at)
+        seed_firstpromoter(self.fp, now=self.seeded_at)
+        self.stripe.start()
+        try:
+            self.fp.start()
+        except Exception:
+            self.stripe.stop()
+            raise
+        self.stripe.latency = self.fp.latency = self.latency
+        return self
+
+    def stop(self) -> None:
+        self.stripe.stop()
+        self.fp.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def env(self) -> dict[str, str]:
+        """The sandbox's settings as environment variables (what a user would put in .env)."""
+        return {
+            "STRIPE_API_KEY": sc.STRIPE_TEST_KEY,
+            "STRIPE_API_BASE": self.stripe.url,
+            "STRIPE_OTHER_MODE_API_KEY": sc.STRIPE_LIVE_KEY,
+            "FIRSTPROMOTER_API_KEY": sc.FP_API_KEY,
+            "FIRSTPROMOTER_ACCOUNT_ID": sc.FP_ACCOUNT_ID,
+            "FIRSTPROMOTER_API_BASE": f"{self.fp.url}/api/v2/company",
+            "FPCHECK_EXPECTED_STRIPE_ACCOUNT": sc.STRIPE_ACCOUNT_ID,
+            "FPCHECK_EXPECTED_STRIPE_MODE": "test",
+        }
+
+    def settings(self, **overrides: Any) -> Settings:
+        """Settings for the engine against this sandbox; overrides by field name (lower case)."""
+        values: dict[str, Any] = {k.lower(): v for k, v in self.env().items()}
+        values.update(overrides)
+        return load_settings(_env_file=None, **values)
+
+    def scenario_settings(self, scenario: sc.Scenario, **overrides: Any) -> Settings:
+        return self.settings(**{k.lower(): v for k, v in scenario.env.items()}, **overrides)

@@ -1,0 +1,112 @@
+"""The engine's configuration, from the environment and a `.env` file (see README and .env.example)."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from checks.facts import CheckConfig, Mode
+
+DEFAULT_STRIPE_API_BASE = "https://api.stripe.com"
+DEFAULT_FP_API_BASE = "https://api.firstpromoter.com/api/v2/company"
+
+_KEY = re.compile(r"^(sk|rk)_(live|test)_[A-Za-z0-9]+$")
+
+
+class ConfigError(ValueError):
+    """Missing or malformed configuration; `str(exc)` is one line naming the setting, never its value."""
+
+
+def key_mode(key: str | None) -> Mode | None:
+    m = _KEY.match(key or "")
+    return m.group(2) if m else None  # type: ignore[return-value]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    stripe_api_key: SecretStr | None = None
+    stripe_api_base: str = DEFAULT_STRIPE_API_BASE
+    stripe_other_mode_api_key: SecretStr | None = None
+    firstpromoter_api_key: SecretStr | None = None
+    firstpromoter_account_id: str | None = None
+    firstpromoter_api_base: str = DEFAULT_FP_API_BASE
+    fpcheck_expected_stripe_account: str | None = None
+    fpcheck_expected_stripe_mode: Literal["live", "test"] | None = None
+    # seconds: one upstream call (read timeout), and the whole run
+    fpcheck_timeout: float = 8.0
+    fpcheck_deadline: float = 20.0
+    # seconds that account-level facts (Stripe account, promoter campaigns) stay cached
+    fpcheck_cache_ttl: float = 300.0
+    fpcheck_redis_url: str | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("fpcheck_expected_stripe_mode", mode="before")
+    @classmethod
+    def _lower_mode(cls, v: object) -> object:
+        return v.strip().lower() if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _check_keys(self) -> Settings:
+        for name in ("stripe_api_key", "stripe_other_mode_api_key"):
+            secret = getattr(self, name)
+            if secret is not None and key_mode(secret.get_secret_value()) is None:
+                raise ValueError(
+                    f"{name.upper()} must be a secret or restricted key (sk_live_, sk_test_, rk_live_ "
+                    "or rk_test_); publishable keys (pk_) cannot read customers"
+                )
+        main, other = self.stripe_key_mode, key_mode(self._secret(self.stripe_other_mode_api_key))
+        if main and other and main == other:
+            raise ValueError(f"STRIPE_OTHER_MODE_API_KEY must be a {'test' if main == 'live' else 'live'} key")
+        acct = self.fpcheck_expected_stripe_account
+        if acct and not re.match(r"^acct_[A-Za-z0-9]+$", acct):
+            raise ValueError("FPCHECK_EXPECTED_STRIPE_ACCOUNT must look like acct_1AbC...")
+        return self
+
+    @staticmethod
+    def _secret(s: SecretStr | None) -> str | None:
+        return s.get_secret_value() if s is not None else None
+
+    @property
+    def stripe_key_mode(self) -> Mode | None:
+        return key_mode(self._secret(self.stripe_api_key))
+
+    def check_config(self) -> CheckConfig:
+        return CheckConfig(
+            expected_stripe_account=self.fpcheck_expected_stripe_account,
+            expected_stripe_mode=self.fpcheck_expected_stripe_mode,
+            other_mode_configured=self.stripe_other_mode_api_key is not None,
+        )
+
+    def require_upstreams(self) -> None:
+        """Raise ConfigError naming every missing setting the engine needs to run."""
+        missing = [
+            name
+            for name, value in (
+                ("STRIPE_API_KEY", self.stripe_api_key),
+                ("FIRSTPROMOTER_API_KEY", self.firstpromoter_api_key),
+                ("FIRSTPROMOTER_ACCOUNT_ID", self.firstpromoter_account_id),
+            )
+            if value is None
+        ]
+        if missing:
+            raise ConfigError(f"missing setting(s): {', '.join(missing)} (see README, Configuration)")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment (and .env), as a one-line ConfigError when malformed."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        msg = first.get("msg", "invalid").removeprefix("Value error, ")
+        # never echo the offending value: it may be a secret
+        raise ConfigError(f"{where.upper() + ': ' if where != 'settings' else ''}{msg}") from None

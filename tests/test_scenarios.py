@@ -1,0 +1,83 @@
+"""Every sandbox scenario, through the real engine and readers over loopback HTTP: the check the
+scenario breaks is the one that fails (or warns), and the verdict names the first break."""
+
+from __future__ import annotations
+
+import pytest
+
+from checks.engine import Engine
+from checks.model import Status
+from checks.query import parse_query
+from checks.sandbox.scenarios import SCENARIOS, by_name
+
+# scenario -> (check, its status, the verdict's check)
+EXPECTED = {
+    "wrong-account": ("stripe.account", Status.FAIL, "stripe.account"),
+    "live-only": ("stripe.mode", Status.FAIL, "stripe.mode"),
+    "no-referral": ("fp.referral", Status.FAIL, "fp.referral"),
+    "pending-referral": ("fp.referral", Status.FAIL, "fp.referral"),
+    "email-mismatch": ("lead.email", Status.FAIL, "lead.email"),
+    "case-variant": ("lead.email", Status.WARN, None),
+    "duplicate-customers": ("lead.email", Status.WARN, None),
+    "uid-mismatch": ("lead.uid", Status.FAIL, "lead.uid"),
+    "no-payment": ("payment.exists", Status.FAIL, "payment.exists"),
+    "trial": ("payment.exists", Status.FAIL, "payment.exists"),
+    "full-coupon": ("payment.amount", Status.FAIL, "payment.amount"),
+    "below-minimum": ("payment.amount", Status.FAIL, "payment.amount"),
+    "too-early": ("payment.timing", Status.WARN, None),
+    "promo-code-coupon": ("coupon.id", Status.FAIL, "coupon.id"),
+    "shared-coupon": ("coupon.unique", Status.FAIL, "coupon.unique"),
+    "missing-commission": ("fp.commission", Status.FAIL, "fp.commission"),
+}
+
+
+def test_every_breaking_scenario_is_covered() -> None:
+    breaking = {s.name for s in SCENARIOS if s.breaks}
+    assert breaking == set(EXPECTED)
+    assert {check for check, _, _ in EXPECTED.values()} == {
+        "stripe.account", "stripe.mode", "fp.referral", "lead.email", "lead.uid", "payment.exists",
+        "payment.amount", "payment.timing", "coupon.id", "coupon.unique", "fp.commission",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_scenario_breaks_its_check(clean_sandbox, name: str) -> None:
+    scenario = by_name(name)
+    check, status, verdict_check = EXPECTED[name]
+    report = Engine(clean_sandbox.scenario_settings(scenario)).check(parse_query(scenario.email))
+    result = report.result(check)
+    assert result is not None
+    assert result.status is status, f"{check}: {result.status} {result.summary}"
+    assert result.remediation, "a failure or warning says what to do"
+    assert report.verdict.check == verdict_check, report.verdict
+    if verdict_check:
+        assert report.verdict.status is Status.FAIL
+        assert report.verdict.summary == result.summary
+    assert not [r for r in report.checks if r.status is Status.ERROR], "no upstream error in the sandbox"
+
+
+@pytest.mark.parametrize("name", ["healthy", "one-time"])
+def test_healthy_scenarios_pass(clean_sandbox, name: str) -> None:
+    scenario = by_name(name)
+    report = Engine(clean_sandbox.scenario_settings(scenario)).check(parse_query(scenario.email))
+    bad = [(r.id, r.status.value, r.summary) for r in report.checks if r.status not in (Status.PASS, Status.SKIP)]
+    assert bad == []
+    assert report.verdict.status is Status.PASS and report.verdict.check is None
+    assert report.result("fp.commission").status is Status.PASS
+
+
+def test_query_by_stripe_customer_id_finds_the_same_story(clean_sandbox) -> None:
+    report = Engine(clean_sandbox.settings()).check(parse_query("cus_DemoHealthy01"))
+    assert report.verdict.status is Status.PASS, report.verdict
+    assert report.result("fp.referral").status is Status.PASS
+    assert any("healthy@example.com" in e.value for e in report.result("lead.email").evidence)
+
+
+def test_unknown_email_is_a_clear_answer(clean_sandbox) -> None:
+    report = Engine(clean_sandbox.settings()).check(parse_query("nobody-at-all@example.com"))
+    referral = report.result("fp.referral")
+    assert referral.status is Status.FAIL
+    assert "nobody-at-all@example.com" in referral.summary
+    assert report.result("lead.email").status is Status.FAIL
+    assert report.result("payment.exists").status is Status.SKIP
+    assert not [r for r in report.checks if r.status is Status.ERROR]
