@@ -1,0 +1,753 @@
+"""A stateful, read-only stand-in for Stripe's API (version 2026-10-28.endive) on 127.0.0.1.
+
+It holds two data sets, test and live, picked by the key's mode like Stripe does, and serves the
+current object shapes, built from Stripe's own example objects (`data/stripe_fixtures3.json`, a
+subset of stripe-mock's fixtures3.json, MIT).  Only GET is served: a write is recorded (so tests can
+prove our readers never send one) and refused with a 403, as Stripe refuses a read-only key.
+
+Behaviour copied from Stripe (reference/stripe.md):
+- `customers?email=` is case-sensitive and exact; several customers may share an email.
+- Lists are newest first, `limit` 1..100, `starting_after`/`ending_before`, `has_more`.
+- Invoice `discounts` are `di_...` ids and `payments` is absent unless expanded; expand is at most
+  4 levels deep; a Discount's coupon is `source.coupon`, a PromotionCode's is `promotion.coupon`.
+- `subscriptions` without `status` omits canceled ones; `status=all` includes them.
+- A restricted (rk_) key gets 403 on GET /v1/account, naming the account and the permission.
+- Bad keys get 401 with the key masked; every answer carries a `Request-Id`.
+
+Our assumption, not verified against Stripe: customer search's `email:'x'` matches case-insensitively.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import itertools
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote
+
+from checks.sandbox.httpserver import Request, Response, StandIn
+from checks.sandbox.scenarios import (
+    STRIPE_ACCOUNT_ID,
+    STRIPE_ACCOUNT_NAME,
+    STRIPE_LIVE_KEY,
+    STRIPE_RESTRICTED_KEY,
+    STRIPE_TEST_KEY,
+)
+
+Mode = Literal["test", "live"]
+API_VERSION = "2026-10-28.endive"
+FIXTURES = Path(__file__).with_name("data") / "stripe_fixtures3.json"
+MAX_EXPAND_DEPTH = 4
+DAY = 86_400
+
+# Bodies tests and the demo can inject with `standin.inject(..., body=...)`.
+RATE_LIMIT_ERROR = {
+    "error": {
+        "code": "rate_limit",
+        "message": "Too many requests hit the API too quickly. We recommend an exponential backoff of your requests.",
+        "type": "invalid_request_error",
+    }
+}
+API_ERROR = {
+    "error": {
+        "message": "Sorry, something went wrong on our end. Please try again.",
+        "type": "api_error",
+    }
+}
+
+_KEY_RX = re.compile(r"^((?:sk|rk|pk)_(?:test|live)_)")
+# Fields the Basil/Clover API versions removed from Invoice; the fixture still carries `subscription`.
+_REMOVED_INVOICE_FIELDS = ("discount", "subscription", "charge", "payment_intent", "paid", "paid_out_of_band")
+_INVOICE_STATUSES = {"draft", "open", "paid", "uncollectible", "void"}
+_SUB_STATUSES = {
+    "active", "past_due", "unpaid", "canceled", "incomplete", "incomplete_expired", "trialing",
+    "paused", "ended", "all",
+}
+
+
+@lru_cache(maxsize=1)
+def _fixtures() -> dict[str, Any]:
+    return json.loads(FIXTURES.read_text())["resources"]
+
+
+def template(kind: str) -> dict[str, Any]:
+    """A fresh copy of Stripe's example object of that type."""
+    return copy.deepcopy(_fixtures()[kind])
+
+
+def key_mode(key: str) -> Mode | None:
+    m = _KEY_RX.match(key)
+    if not m or m.group(1).startswith("pk_"):
+        return None
+    return "live" if "_live_" in m.group(1) else "test"
+
+
+def mask_key(key: str) -> str:
+    """Stripe shows a key as its prefix, stars and its last 4 characters."""
+    m = _KEY_RX.match(key)
+    prefix = m.group(1) if m else ""
+    tail = key[-4:] if len(key) >= len(prefix) + 8 else ""
+    return f"{prefix}****{tail}"
+
+
+def error(
+    status: int, message: str, type_: str = "invalid_request_error", code: str | None = None,
+    param: str | None = None,
+) -> Response:
+    err: dict[str, Any] = {"message": message, "type": type_}
+    if code:
+        err["code"] = code
+        err["doc_url"] = f"https://stripe.com/docs/error-codes/{code.replace('_', '-')}"
+    if param:
+        err["param"] = param
+    return Response(status, {"error": err})
+
+
+def _missing(kind: str, id_: str, param: str = "id") -> Response:
+    return error(404 if param == "id" else 400, f"No such {kind}: '{id_}'", code="resource_missing", param=param)
+
+
+class _BadRequest(Exception):
+    """Raised inside a handler; becomes Stripe's 400 invalid_request_error."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass
+class DataSet:
+    """One mode's objects, by id, in the order they were added."""
+
+    livemode: bool
+    customers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    invoice_payments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    discounts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    charges: dict[str, dict[str, Any]] = field(default_factory=dict)
+    payment_intents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    coupons: dict[str, dict[str, Any]] = field(default_factory=dict)
+    promotion_codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def store_for(self, field_name: str, id_: str) -> tuple[str, dict[str, dict[str, Any]]] | None:
+        """Where an expandable reference lives: by field name for coupons (their ids are free text),
+        by id prefix for the rest."""
+        if field_name == "coupon":
+            return "coupon", self.coupons
+        for prefix, kind, store in (
+            ("cus_", "customer", self.customers),
+            ("in_", "invoice", self.invoices),
+            ("inpay_", "invoice payment", self.invoice_payments),
+            ("di_", "discount", self.discounts),
+            ("ch_", "charge", self.charges),
+            ("pi_", "payment_intent", self.payment_intents),
+            ("sub_", "subscription", self.subscriptions),
+            ("promo_", "promotion code", self.promotion_codes),
+        ):
+            if id_.startswith(prefix):
+                return kind, store
+        return None
+
+
+def _newest_first(objs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Stripe lists newest first; among equal `created`, the later-added object first.
+    return sorted(reversed(list(objs)), key=lambda o: o.get("created") or 0, reverse=True)
+
+
+class StripeStandIn(StandIn):
+    name = "stripe"
+
+    def __init__(self, account_id: str = STRIPE_ACCOUNT_ID, account_name: str = STRIPE_ACCOUNT_NAME) -> None:
+        super().__init__()
+        self.data: dict[Mode, DataSet] = {"test": DataSet(livemode=False), "live": DataSet(livemode=True)}
+        self._keys: dict[str, bool] = {k: True for k in (STRIPE_TEST_KEY, STRIPE_LIVE_KEY, STRIPE_RESTRICTED_KEY)}
+        self._denied: list[tuple[str, re.Pattern[str], str]] = []
+        self._seq = itertools.count(1)
+        self._req_ids = itertools.count(1)
+        self.account: dict[str, Any] = {}
+        self.set_account(account_id, account_name)
+
+        get = self._get
+        self.route("GET", r"/v1/account", get(self._account))
+        self.route("GET", r"/v1/customers/search", get(self._customer_search))
+        self.route("GET", r"/v1/customers/(?P<id>[^/]+)", get(self._retrieve("customer", "customers")))
+        self.route("GET", r"/v1/customers", get(self._customers))
+        self.route("GET", r"/v1/invoices/(?P<id>[^/]+)", get(self._retrieve("invoice", "invoices")))
+        self.route("GET", r"/v1/invoices", get(self._invoices))
+        self.route("GET", r"/v1/invoice_payments/(?P<id>[^/]+)",
+                   get(self._retrieve("invoice payment", "invoice_payments")))
+        self.route("GET", r"/v1/invoice_payments", get(self._invoice_payments))
+        self.route("GET", r"/v1/charges/(?P<id>[^/]+)", get(self._retrieve("charge", "charges")))
+        self.route("GET", r"/v1/charges", get(self._charges))
+        self.route("GET", r"/v1/payment_intents/(?P<id>[^/]+)",
+                   get(self._retrieve("payment_intent", "payment_intents")))
+        self.route("GET", r"/v1/subscriptions/(?P<id>[^/]+)", get(self._retrieve("subscription", "subscriptions")))
+        self.route("GET", r"/v1/subscriptions", get(self._subscriptions))
+        self.route("GET", r"/v1/coupons/(?P<id>[^/]+)", get(self._retrieve("coupon", "coupons")))
+        self.route("GET", r"/v1/coupons", get(self._coupons))
+        self.route("GET", r"/v1/promotion_codes/(?P<id>[^/]+)",
+                   get(self._retrieve("promotion code", "promotion_codes")))
+        self.route("GET", r"/v1/promotion_codes", get(self._promotion_codes))
+
+    # ================================================================== keys and account
+    def add_key(self, key: str) -> None:
+        self._keys[key] = True
+
+    def revoke(self, key: str) -> None:
+        self._keys[key] = False
+
+    def deny(self, key: str, path: str, permission: str) -> None:
+        """Make `key` get Stripe's restricted-key 403 on paths matching `path`, naming `permission`."""
+        self._denied.append((key, re.compile(path), permission))
+
+    def set_account(self, account_id: str, name: str | None, email: str = "billing@acme.example") -> None:
+        acct = template("account")
+        acct.update(id=account_id, email=email, created=1_600_000_000)
+        acct["business_profile"]["name"] = name
+        acct["settings"]["dashboard"]["display_name"] = name
+        acct["external_accounts"]["url"] = f"/v1/accounts/{account_id}/external_accounts"
+        self.account = acct
+
+    def writes(self) -> list[Request]:
+        """Every request that was not a GET (our readers must never send one)."""
+        return [r for r in self.calls() if r.method != "GET"]
+
+    @staticmethod
+    def key_of(req: Request) -> str | None:
+        auth = req.headers.get("authorization", "")
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() == "bearer":
+            return value.strip() or None
+        if scheme.lower() == "basic":
+            try:
+                user = base64.b64decode(value.strip()).decode("utf-8", "replace")
+            except (binascii.Error, ValueError):
+                return None
+            return user.partition(":")[0] or None
+        return None
+
+    def _permission_error(self, key: str, permission: str) -> Response:
+        return error(
+            403,
+            f"The provided key '{mask_key(key)}' does not have the required permissions for this endpoint "
+            f"on account '{self.account['id']}'. Having the '{permission}' permission would allow this "
+            "request to continue.",
+        )
+
+    def authorize(self, req: Request) -> Response | None:
+        key = self.key_of(req)
+        if key is None:
+            return error(
+                401,
+                "You did not provide an API key. You need to provide your API key in the Authorization "
+                "header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See "
+                "https://stripe.com/docs/api#authentication for details, or we can help at "
+                "https://support.stripe.com/.",
+            )
+        if not self._keys.get(key) or key_mode(key) is None:
+            return error(401, f"Invalid API Key provided: {mask_key(key)}")
+        if req.method != "GET":
+            # Only reads are served: refuse like Stripe refuses a read-only restricted key.
+            resource = (req.path.split("/")[2:3] or ["resource"])[0].rstrip("s") or "resource"
+            return self._permission_error(key, f"rak_{resource}_write")
+        if key.startswith("rk_") and req.path.rstrip("/") == "/v1/account":
+            return self._permission_error(key, "rak_connected_account_read")
+        for k, rx, permission in self._denied:
+            if k == key and rx.search(req.path):
+                return self._permission_error(key, permission)
+        return None
+
+    def not_found(self, req: Request) -> Response:
+        return error(
+            404,
+            f"Unrecognized request URL ({req.method}: {req.path}). Please see https://stripe.com/docs "
+            "or we can help at https://support.stripe.com/.",
+        )
+
+    def _send(self, h: BaseHTTPRequestHandler, resp: Response) -> None:  # type: ignore[override]
+        # A new dict: a fault's own headers must not collect our ids.
+        resp.headers = {"Request-Id": f"req_sbx{next(self._req_ids):010d}", "Stripe-Version": API_VERSION,
+                        **resp.headers}
+        StandIn._send(h, resp)
+
+    # ================================================================== handler plumbing
+    def _ds(self, req: Request) -> DataSet:
+        mode = key_mode(self.key_of(req) or "") or "test"
+        return self.data[mode]
+
+    def _get(self, fn: Callable[[Request, re.Match[str], DataSet], Any]) -> Callable[[Request, re.Match[str]], Response]:
+        def handler(req: Request, m: re.Match[str]) -> Response:
+            try:
+                out = fn(req, m, self._ds(req))
+            except _BadRequest as exc:
+                return error(400, str(exc), param=exc.param)
+            return out if isinstance(out, Response) else Response(200, out)
+
+        return handler
+
+    def _retrieve(self, kind: str, store: str) -> Callable[[Request, re.Match[str], DataSet], Any]:
+        def fn(req: Request, m: re.Match[str], ds: DataSet) -> Any:
+            id_ = unquote(m.group("id"))
+            obj = getattr(ds, store).get(id_)
+            if obj is None:
+                return _missing(kind, id_)
+            out = self._render(ds, obj)
+            for path in self._expands(req):
+                self._expand(ds, out, path.split("."), path)
+            return out
+
+        return fn
+
+    @staticmethod
+    def _expands(req: Request) -> list[str]:
+        paths = [p for p in req.prefixed("expand") if p]
+        for p in paths:
+            if len(p.split(".")) > MAX_EXPAND_DEPTH:
+                raise _BadRequest(
+                    f"You cannot expand more than {MAX_EXPAND_DEPTH} levels of a property. Property: {p}",
+                    "expand",
+                )
+        return paths
+
+    @staticmethod
+    def _limit(req: Request) -> int:
+        raw = req.param("limit")
+        if raw is None:
+            return 10
+        try:
+            limit = int(raw)
+        except ValueError:
+            raise _BadRequest("Invalid integer: " + raw, "limit") from None
+        if not 1 <= limit <= 100:
+            raise _BadRequest("This value must be greater than or equal to 1 and less than or equal to 100.", "limit")
+        return limit
+
+    def _list(
+        self, req: Request, ds: DataSet, objs: Iterable[dict[str, Any]], url: str, kind: str
+    ) -> dict[str, Any]:
+        items = _newest_first(objs)
+        limit = self._limit(req)
+        ids = [o["id"] for o in items]
+        after, before = req.param("starting_after"), req.param("ending_before")
+        if after and before:
+            raise _BadRequest("You may only specify one of these parameters: ending_before, starting_after.")
+        if after:
+            if after not in ids:
+                raise _BadRequest(f"No such {kind}: '{after}'", "starting_after")
+            page = items[ids.index(after) + 1:][:limit]
+            has_more = ids.index(after) + 1 + limit < len(items)
+        elif before:
+            if before not in ids:
+                raise _BadRequest(f"No such {kind}: '{before}'", "ending_before")
+            end = ids.index(before)
+            page, has_more = items[max(0, end - limit):end], end - limit > 0
+        else:
+            page, has_more = items[:limit], len(items) > limit
+        body = {"object": "list", "data": [self._render(ds, o) for o in page], "has_more": has_more, "url": url}
+        for path in self._expands(req):
+            if not path.startswith("data."):
+                raise _BadRequest(f"This property cannot be expanded ({path}).", "expand")
+            self._expand(ds, body, path.split("."), path)
+        return body
+
+    # ------------------------------------------------------------------ expand
+    def _render(self, ds: DataSet, obj: dict[str, Any]) -> dict[str, Any]:
+        out = copy.deepcopy(obj)
+        out.pop("payments", None)  # invoices: only when expanded (see _expand)
+        return out
+
+    def _payments_list(self, ds: DataSet, invoice_id: str) -> dict[str, Any]:
+        pays = [p for p in ds.invoice_payments.values() if p["invoice"] == invoice_id]
+        return {
+            "object": "list",
+            "data": [copy.deepcopy(p) for p in pays],
+            "has_more": False,
+            "url": f"/v1/invoice_payments?invoice={invoice_id}",
+        }
+
+    def _expand(self, ds: DataSet, obj: dict[str, Any], parts: list[str], full: str) -> None:
+        """Replace the id at `parts[0]` of `obj` by the object it names, then walk on."""
+        name, rest = parts[0], parts[1:]
+        if name not in obj:
+            if obj.get("object") == "invoice" and name == "payments":
+                obj["payments"] = self._payments_list(ds, obj["id"])
+            else:
+                raise _BadRequest(f"This property cannot be expanded ({full}).", "expand")
+        value = obj[name]
+        if isinstance(value, list):
+            value = obj[name] = [self._resolve(ds, name, v, full) if isinstance(v, str) else v for v in value]
+            targets = [v for v in value if isinstance(v, dict)]
+        elif isinstance(value, str):
+            obj[name] = self._resolve(ds, name, value, full)
+            targets = [obj[name]] if isinstance(obj[name], dict) else []
+        elif isinstance(value, dict):
+            targets = [value]
+        elif value is None:
+            targets = []
+        else:
+            raise _BadRequest(f"This property cannot be expanded ({full}).", "expand")
+        if rest:
+            for t in targets:
+                self._expand(ds, t, rest, full)
+
+    def _resolve(self, ds: DataSet, name: str, id_: str, full: str) -> Any:
+        where = ds.store_for(name, id_)
+        if where is None:
+            raise _BadRequest(f"This property cannot be expanded ({full}).", "expand")
+        obj = where[1].get(id_)
+        return self._render(ds, obj) if obj is not None else id_
+
+    # ================================================================== endpoints
+    def _account(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
+        return copy.deepcopy(self.account)  # an Account has no `livemode`
+
+    def _customers(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
+        objs: Iterable[dict[str, Any]] = ds.customers.values()
+        email = req.param("email")
+        if email is not None:
+            objs = [c for c in objs if c.get("email") == email]  # case-sensitive, like Stripe
+        return self._list(req, ds, objs, "/v1/customers", "customer")
+
+    _CLAUSE = re.compile(
+        r"""^\s*(?:(?P<field>email|name)|metadata\[(?P<q>['"])(?P<key>[^'"]+)(?P=q)\])\s*:\s*'(?P<value>(?:[^'\\]|\\.)*)'\s*$"""
+    )
+
+    def _customer_search(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
+        query = req.param("query")
+        if not query:
+            raise _BadRequest("Missing required param: query.", "query")
+        if re.search(r"\sOR\s", query):
+            raise _BadRequest("The sandbox's search supports AND only.", "query")
+        preds: list[Callable[[dict[str, Any]], bool]] = []
+        for clause in re.split(r"\s+AND\s+", query.strip()):
+            cm = self._CLAUSE.match(clause)
+            if cm is None:
+                raise _BadRequest(f"Invalid search query: {clause!r}. See https://stripe.com/docs/search.", "query")
+            value = re.sub(r"\\(.)", r"\1", cm.group("value"))
+            if cm.group("key"):
+                key = cm.group("key")
+                preds.append(lambda c, k=key, v=value: (c.get("metadata") or {}).get(k) == v)
+            else:  # our assumption: email and name match ignoring case
+                fname = cm.group("field")
+                preds.append(lambda c, f=fname, v=value: (c.get(f) or "").casefold() == v.casefold())
+        hits = [c for c in _newest_first(ds.customers.values()) if all(p(c) for p in preds)]
+        limit = self._limit(req)
+        offset = 0
+        page_token = req.param("page")
+        if page_token:
+            try:
+                offset = int(base64.urlsafe_b64decode(page_token.encode()).decode().removeprefix("offset:"))
+            except (ValueError, binascii.Error):
+                raise _BadRequest("Invalid page token.", "page") from None
+        page = hits[offset:offset + limit]
+        has_more = offset + limit < len(hits)
+        next_page = base64.urlsafe_b64encode(f"offset:{offset + limit}".encode()).decode() if has_more else None
+        body = {
+            "object": "search_result",
+            "data": [self._render(ds, c) for c in page],
+            "has_more": has_more,
+            "next_page": next_page,
+            "url": "/v1/customers/search",
+        }
+        for path in self._expands(req):
+            self._expand(ds, body, path.split("."), path)
+        return body
+
+    def _invoices(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
+        objs = list(ds.invoices.values())
+        status = req.param("status")
+        if status is not None and status not in _INVOICE_STATUSES:
+            raise _BadRequest(f"Invalid status: must be one of {', '.join(sorted(_INVOICE_STATUSES))}", "status")
+        for name, val in (("customer", req.param("customer")), ("status", status)):
+            if val is not None:
+                objs = [o for o in objs if o.get(name) == val]
+        sub = req.param("subscription")
+        if sub is not None:
+            objs = [o for o in objs if ((o.get("parent") or {}).get("subscription_details") or {}).get("subscription") == sub]
+        return self._list(req, ds, objs, "/v1/invoices", "invoice")
+
+    def _invoice_payments(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
+        objs = list(ds.invoice_payments.values())
+        invoice = req.param("invoice")
+        if invoice is not None:
+            objs = [p for p in objs if p["invoice"] == invoice]
+        return self._list(req, ds, objs, "/v1/invoice_payments", "invoice payment")
+
+    def _charges(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
+        objs = list(ds.charges.values())
+        for name in ("customer", "payment_intent"):
+            val = req.param(name)
+            if val is not None:
+                objs = [o for o in objs if o.get(name) == val]
+        return self._list(req, ds, objs, "/v1/charges", "charge")
+
+    def _subscriptions(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
+        objs = list(ds.subscriptions.values())
+        status = req.param("status")
+        if status is not None and status not in _SUB_STATUSES:
+            raise _BadRequest(f"Invalid status: must be one of {', '.join(sorted(_SUB_STATUSES))}", "status")
+        if status is None:
+            objs = [o for o in objs if o["status"] not in ("canceled", "incomplete_expired")]
+        elif status == "ended":
+            objs = [o for o in objs if o["status"] in ("canceled", "incomplete_expired")]
+        elif status != "all":
+            objs = [o for o in objs if o["status"] == status]
+        customer = req.param("customer")
+        if customer is not None:
+            objs = [o for o in objs if o.get("customer") == customer]
+        return self._list(req, ds, objs, "/v1/subscriptions", "subscription")
+
+    def _coupons(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
+        return self._list(req, ds, ds.coupons.values(), "/v1/coupons", "coupon")
+
+    def _promotion_codes(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
+        objs = list(ds.promotion_codes.values())
+        code = req.param("code")
+        if code is not None:  # Stripe: "promotion codes that have this case-insensitive code"
+            objs = [o for o in objs if o["code"].casefold() == code.casefold()]
+        coupon = req.param("coupon")
+        if coupon is not None:
+            objs = [o for o in objs if o["promotion"]["coupon"] == coupon]
+        active = req.param("active")
+        if active is not None:
+            objs = [o for o in objs if o["active"] == (active == "true")]
+        customer = req.param("customer")
+        if customer is not None:
+            objs = [o for o in objs if o.get("customer") == customer]
+        return self._list(req, ds, objs, "/v1/promotion_codes", "promotion code")
+
+    # ================================================================== seeding (unix-int timestamps)
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}_Sbx{next(self._seq):010d}"
+
+    @staticmethod
+    def _suffix(id_: str) -> str:
+        return id_.split("_", 1)[1] if "_" in id_ else id_
+
+    def add_customer(
+        self, id: str, email: str | None, *, created: int, name: str | None = None,
+        metadata: dict[str, str] | None = None, balance: int = 0, mode: Mode = "test",
+    ) -> dict[str, Any]:
+        ds = self.data[mode]
+        c = template("customer")
+        c.update(
+            id=id, email=email, name=name, created=created, livemode=ds.livemode, metadata=dict(metadata or {}),
+            balance=balance, discount=None, invoice_prefix=self._suffix(id)[:8].upper(),
+        )
+        ds.customers[id] = c
+        return c
+
+    def add_coupon(
+        self, id: str, *, created: int, percent_off: float | None = None, amount_off: int | None = None,
+        currency: str | None = None, name: str | None = None, duration: str = "once",
+        duration_in_months: int | None = None, valid: bool = True, mode: Mode = "test",
+    ) -> dict[str, Any]:
+        ds = self.data[mode]
+        c = template("coupon")
+        c.update(
+            id=id, created=created, percent_off=float(percent_off) if percent_off is not None else None,
+            amount_off=amount_off, currency=currency if amount_off is not None else None, name=name,
+            duration=duration, duration_in_months=duration_in_months, redeem_by=None, valid=valid,
+            livemode=ds.livemode,
+        )
+        ds.coupons[id] = c
+        return c
+
+    def add_promotion_code(
+        self, id: str, code: str, coupon: str, *, created: int, active: bool = True, mode: Mode = "test",
+    ) -> dict[str, Any]:
+        ds = self.data[mode]
+        p = template("promotion_code")
+        p.update(id=id, code=code, created=created, active=active, expires_at=None, livemode=ds.livemode)
+        p["promotion"] = {"type": "coupon", "coupon": coupon}
+        ds.promotion_codes[id] = p
+        return p
+
+    def add_payment_intent(
+        self, id: str, customer: str | None, amount: int, *, created: int, currency: str = "usd",
+        status: str = "succeeded", latest_charge: str | None = None, mode: Mode = "test",
+    ) -> dict[str, Any]:
+        ds = self.data[mode]
+        p = template("payment_intent")
+        p.update(
+            id=id, customer=customer, amount=amount, currency=currency, created=created, status=status,
+            amount_received=amount if status == "succeeded" else 0, latest_charge=latest_charge,
+            client_secret=f"{id}_secret_sandbox", canceled_at=None, last_payment_error=None, next_action=None,
+            processing=None, transfer_data=None, payment_method_configuration_details=None,
+            payment_method=f"pm_{self._suffix(id)}", livemode=ds.livemode,
+        )
+        ds.payment_intents[id] = p
+        return p
+
+    def add_charge(
+        self, id: str, customer: str | None, amount: int, *, created: int, currency: str = "usd",
+        status: str = "succeeded", payment_intent: str | None = None, amount_refunded: int = 0,
+        billing_email: str | None = None, receipt_email: str | None = None, mode: Mode = "test",
+    ) -> dict[str, Any]:
+        ds = self.data[mode]
+        c = template("charge")
+        ok = status == "succeeded"
+        c.update(
+            id=id, customer=customer, amount=amount, currency=currency, created=created, status=status,
+            amount_captured=amount if ok else 0, captured=ok, paid=ok, amount_refunded=amount_refunded,
+            refunded=amount_refunded >= amount > 0, payment_intent=payment_intent, receipt_email=receipt_email,
+            description=None, balance_transaction=f"txn_{self._suffix(id)}" if ok else None,
+            payment_method=f"pm_{self._suffix(id)}", receipt_url=None, source=None, transfer_data=None,
+            failure_code=None if ok else "card_declined",
+            failure_message=None if ok else "Your card was declined.", livemode=ds.livemode,
+        )
+        c["billing_details"]["email"] = billing_email
+        c["billing_details"]["name"] = None
+        c["outcome"].update(type="authorized" if ok else "issuer_declined",
+                            seller_message="Payment complete." if ok else "The bank did not return any further details with this decline.",
+                            network_status="approved_by_network" if ok else "declined_by_network")
+        c["refunds"]["url"] = f"/v1/charges/{id}/refunds"
+        ds.charges[id] = c
+        return c
+
+    def add_subscription(
+        self, id: str, customer: str, *, created: int, status: str = "active", amount: int = 2900,
+        currency: str = "usd", trial_end: int | None = None, canceled_at: int | None = None,
+        mode: Mode = "test",
+    ) -> dict[str, Any]:
+        ds = self.data[mode]
+        s = template("subscription")
+        s.update(
+            id=id, customer=customer, created=created, status=status, currency=currency, livemode=ds.livemode,
+            start_date=created, billing_cycle_anchor=trial_end or created, cancel_at=None,
+            canceled_at=canceled_at, ended_at=canceled_at, cancel_at_period_end=False,
+            trial_start=created if trial_end else None, trial_end=trial_end, latest_invoice=None,
+            pause_collection=None, pending_update=None, pending_invoice_item_interval=None,
+            next_pending_invoice_item_invoice=None, transfer_data=None, billing_thresholds=None,
+        )
+        s["billing_cycle_anchor_config"] = None
+        item = s["items"]["data"][0]
+        period_start = trial_end or created
+        item.update(id=f"si_{self._suffix(id)}", created=created, subscription=id,
+                    current_period_start=period_start, current_period_end=period_start + 30 * DAY,
+                    billing_thresholds=None)
+        item["price"].update(unit_amount=amount, unit_amount_decimal=str(amount), currency=currency,
+                             created=created, id=f"price_{self._suffix(id)}", livemode=ds.livemode,
+                             transform_quantity=None)
+        item["plan"].update(amount=amount, amount_decimal=str(amount), currency=currency, interval_count=1,
+                            id=f"price_{self._suffix(id)}", livemode=ds.livemode, created=created,
+                            metadata={}, transform_usage=None, billing_scheme="per_unit")
+        s["items"]["url"] = f"/v1/subscription_items?subscription={id}"
+        ds.subscriptions[id] = s
+        return s
+
+    def add_invoice(
+        self, id: str, customer: str, *, created: int, status: str = "paid", subtotal: int,
+        total: int | None = None, amount_due: int | None = None, amount_paid: int | None = None,
+        paid_at: int | None = None, currency: str = "usd", billing_reason: str = "subscription_create",
+        subscription: str | None = None, discounts: Iterable[tuple[str, str | None, int]] = (),
+        pay: bool = True, mode: Mode = "test",
+    ) -> dict[str, Any]:
+        """`discounts`: (coupon id, promotion code id or None, amount off).  A paid invoice with
+        money paid gets, when `pay`, a PaymentIntent, its Charge and an InvoicePayment."""
+        if status not in _INVOICE_STATUSES:
+            raise ValueError(f"invoice status {status!r}")
+        ds = self.data[mode]
+        cus = ds.customers.get(customer) or {}
+        disc_ids: list[str] = []
+        amounts: list[dict[str, Any]] = []
+        for n, (coupon, promo, off) in enumerate(discounts, 1):
+            d = template("discount")
+            did = f"di_{self._suffix(id)}{n:02d}"
+            d.update(id=did, customer=customer, invoice=id, subscription=None, start=created, end=None,
+                     promotion_code=promo, source={"type": "coupon", "coupon": coupon})
+            ds.discounts[did] = d
+            disc_ids.append(did)
+            amounts.append({"amount": off, "discount": did})
+        if total is None:
+            total = max(0, subtotal - sum(a["amount"] for a in amounts))
+        if amount_due is None:
+            amount_due = total
+        if amount_paid is None:
+            amount_paid = amount_due if status == "paid" else 0
+        if status == "paid" and paid_at is None:
+            paid_at = created
+        finalized = None if status == "draft" else created
+        inv = template("invoice")
+        for gone in _REMOVED_INVOICE_FIELDS:
+            inv.pop(gone, None)
+        inv.update(
+            id=id, customer=customer, created=created, status=status, currency=currency, subtotal=subtotal,
+            subtotal_excluding_tax=subtotal, total=total, total_excluding_tax=total, amount_due=amount_due,
+            amount_paid=amount_paid, amount_remaining=max(0, amount_due - amount_paid) if status in ("draft", "open") else 0,
+            amount_overpaid=0, amount_shipping=0, billing_reason=billing_reason, livemode=ds.livemode,
+            customer_email=cus.get("email"), customer_name=cus.get("name"), account_name=self.account.get(
+                "settings", {}).get("dashboard", {}).get("display_name"),
+            discounts=disc_ids, total_discount_amounts=amounts, attempted=status != "draft",
+            attempt_count=1 if status in ("paid", "open") and amount_due > 0 else 0,
+            auto_advance=status in ("draft", "open"), due_date=None, effective_at=finalized,
+            next_payment_attempt=created + DAY if status == "open" else None,
+            number=None if status == "draft" else f"{cus.get('invoice_prefix', 'SBX')}-{next(self._seq):04d}",
+            period_start=created, period_end=created, webhooks_delivered_at=created,
+            from_invoice=None, last_finalization_error=None, shipping_cost=None, ending_balance=0 if finalized else None,
+            hosted_invoice_url=None, invoice_pdf=None,
+        )
+        inv["status_transitions"] = {
+            "finalized_at": finalized, "marked_uncollectible_at": None,
+            "paid_at": paid_at if status == "paid" else None, "voided_at": None,
+        }
+        inv["parent"] = (
+            {"type": "subscription_details", "quote_details": None,
+             "subscription_details": {"metadata": {}, "subscription": subscription}}
+            if subscription else None
+        )
+        line = inv["lines"]["data"][0]
+        line.update(
+            id=f"il_{self._suffix(id)}", invoice=id, amount=subtotal, currency=currency, livemode=ds.livemode,
+            description="1 × Acme Analytics Pro (at $%.2f / month)" % (subtotal / 100), discounts=disc_ids,
+            discount_amounts=amounts, period={"start": created, "end": created + 30 * DAY},
+        )
+        line.pop("subscription", None)
+        line["parent"] = (
+            {"type": "subscription_item_details", "invoice_item_details": None,
+             "subscription_item_details": {"invoice_item": None, "proration": False, "proration_details": None,
+                                           "subscription": subscription,
+                                           "subscription_item": f"si_{self._suffix(subscription)}"}}
+            if subscription else
+            {"type": "invoice_item_details", "subscription_item_details": None,
+             "invoice_item_details": {"invoice_item": f"ii_{self._suffix(id)}", "proration": False,
+                                      "proration_details": None, "subscription": None}}
+        )
+        inv["lines"]["url"] = f"/v1/invoices/{id}/lines"
+        ds.invoices[id] = inv
+        if subscription and subscription in ds.subscriptions:
+            ds.subscriptions[subscription]["latest_invoice"] = id
+        if pay and status == "paid" and amount_paid > 0:
+            self.pay_invoice(id, mode=mode)
+        return inv
+
+    def pay_invoice(self, invoice_id: str, *, mode: Mode = "test") -> dict[str, Any]:
+        """Record how a paid invoice was paid: a PaymentIntent, its Charge, and an InvoicePayment."""
+        ds = self.data[mode]
+        inv = ds.invoices[invoice_id]
+        at = inv["status_transitions"]["paid_at"] or inv["created"]
+        sfx = self._suffix(invoice_id)
+        cus = ds.customers.get(inv["customer"]) or {}
+        pi, ch = f"pi_{sfx}", f"ch_{sfx}"
+        self.add_payment_intent(pi, inv["customer"], inv["amount_paid"], created=at, currency=inv["currency"],
+                                latest_charge=ch, mode=mode)
+        self.add_charge(ch, inv["customer"], inv["amount_paid"], created=at, currency=inv["currency"],
+                        payment_intent=pi, billing_email=cus.get("email"), mode=mode)
+        ip = template("invoice_payment")
+        ip.update(
+            id=f"inpay_{sfx}", invoice=invoice_id, amount_paid=inv["amount_paid"], amount_requested=inv["amount_due"],
+            created=at, currency=inv["currency"], is_default=True, livemode=ds.livemode, status="paid",
+            payment={"type": "payment_intent", "payment_intent": pi},
+            status_transitions={"canceled_at": None, "paid_at": at},
+        )
+        ds.invoice_payments[ip["id"]] = ip
+        return ip
