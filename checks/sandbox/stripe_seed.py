@@ -1,0 +1,141 @@
+"""The Stripe side of every sandbox scenario (checks/sandbox/scenarios.py), relative to `now`.
+
+Each scenario's customer gets the objects its story needs; scenarios whose story is about
+FirstPromoter only get a normal paid subscription invoice a day or more ago.
+"""
+
+from __future__ import annotations
+
+import time
+
+from checks.sandbox import scenarios as sc
+from checks.sandbox.stripe_server import DAY, Mode, StripeStandIn
+
+HOUR = 3600
+
+# The tracking coupons promoters use (scenarios.PROMOTER_CAMPAIGN_COUPONS) and the coupons behind them.
+PROMO_PARTNER20 = "promo_DemoPartner20"  # code PARTNER20 -> coupon Z4OV52SU
+
+
+def _suffix(customer_id: str) -> str:
+    return customer_id.removeprefix("cus_")
+
+
+def _paid_subscription(
+    s: StripeStandIn, customer_id: str, *, paid_at: int, amount: int = 2900,
+    discounts: tuple[tuple[str, str | None, int], ...] = (), mode: Mode = "test", **invoice: int,
+) -> None:
+    """A subscription whose first invoice was paid at `paid_at` (through a PaymentIntent when money moved)."""
+    sfx = _suffix(customer_id)
+    created = paid_at - 20
+    s.add_subscription(f"sub_{sfx}", customer_id, created=created, amount=amount, mode=mode)
+    s.add_invoice(
+        f"in_{sfx}", customer_id, created=created, paid_at=paid_at, subtotal=amount, discounts=discounts,
+        subscription=f"sub_{sfx}", mode=mode, **invoice,
+    )
+
+
+def _coupons(s: StripeStandIn, now: int, mode: Mode) -> None:
+    created = now - 90 * DAY
+    s.add_coupon("ANA20", created=created, percent_off=20, name="Ana Promoter 20% off", duration="once", mode=mode)
+    s.add_coupon("SHARED10", created=created, percent_off=10, name="10% off", duration="once", mode=mode)
+    s.add_coupon("FREE100", created=created, percent_off=100, name="Free first month", duration="once", mode=mode)
+    s.add_coupon("Z4OV52SU", created=created, percent_off=20, name="Partner 20% off", duration="once", mode=mode)
+    s.add_promotion_code(PROMO_PARTNER20, "PARTNER20", "Z4OV52SU", created=created, mode=mode)
+
+
+def seed_stripe(standin: StripeStandIn, now: float | None = None) -> None:
+    s = standin
+    t = int(now if now is not None else time.time())
+    s.set_account(sc.STRIPE_ACCOUNT_ID, sc.STRIPE_ACCOUNT_NAME)
+    for mode in ("test", "live"):
+        _coupons(s, t, mode)
+
+    def customer(name: str, *, created: int, mode: Mode = "test", balance: int = 0) -> str:
+        scn = sc.by_name(name)
+        assert scn.stripe_customer_id is not None
+        email = scn.stripe_email or scn.email
+        s.add_customer(scn.stripe_customer_id, email, created=created, name=_person(email), mode=mode,
+                       balance=balance)
+        return scn.stripe_customer_id
+
+    # -- healthy: paid invoice in_DemoHealthy01 ($29.00) 3 days ago
+    cid = customer("healthy", created=t - 3 * DAY - 300)
+    _paid_subscription(s, cid, paid_at=t - 3 * DAY)
+
+    # -- one-time: a succeeded $99.00 charge (PaymentIntent), no invoice
+    cid = customer("one-time", created=t - 2 * DAY - 120)
+    s.add_payment_intent("pi_DemoOneTime01", cid, 9900, created=t - 2 * DAY, latest_charge="ch_DemoOneTime01")
+    s.add_charge("ch_DemoOneTime01", cid, 9900, created=t - 2 * DAY, payment_intent="pi_DemoOneTime01",
+                 billing_email=sc.by_name("one-time").email)
+
+    # -- live-only: the customer and its payment exist only in live mode
+    cid = customer("live-only", created=t - 2 * DAY - 600, mode="live")
+    _paid_subscription(s, cid, paid_at=t - 2 * DAY, amount=3900, mode="live")
+
+    # -- email-mismatch: nobody carries the referral's email; the payer used a work address
+    s.add_customer("cus_DemoEmMismatch1", "em.mismatch@work.example", created=t - 2 * DAY - 400,
+                   name="Em Mismatch")
+    _paid_subscription(s, "cus_DemoEmMismatch1", paid_at=t - 2 * DAY)
+
+    # -- duplicate-customers: signup made one (with fp_uid), checkout made another that paid
+    dupe = sc.by_name("duplicate-customers")
+    s.add_customer("cus_DemoDupeUid01", dupe.email, created=t - 4 * DAY, name="Dupe Customer",
+                   metadata={"fp_uid": "user_7731"})
+    customer("duplicate-customers", created=t - 3 * DAY - 200)
+    _paid_subscription(s, "cus_DemoDupePaid01", paid_at=t - 3 * DAY)
+
+    # -- no-payment: the first invoice is finalized and open, nothing paid
+    cid = customer("no-payment", created=t - 2 * DAY - 60)
+    s.add_subscription("sub_DemoNoPay0001", cid, created=t - 2 * DAY, status="incomplete")
+    s.add_invoice("in_DemoNoPay0001", cid, created=t - 2 * DAY, status="open", subtotal=2900,
+                  subscription="sub_DemoNoPay0001")
+
+    # -- trial: trialing subscription with a paid $0 trial invoice
+    cid = customer("trial", created=t - DAY - 60)
+    s.add_subscription("sub_DemoTrial0001", cid, created=t - DAY, status="trialing", trial_end=t + 13 * DAY)
+    s.add_invoice("in_DemoTrial0001", cid, created=t - DAY, subtotal=0, subscription="sub_DemoTrial0001")
+
+    # -- full-coupon: FREE100 took the whole $29.00, paid with nothing charged
+    cid = customer("full-coupon", created=t - 2 * DAY - 60)
+    _paid_subscription(s, cid, paid_at=t - 2 * DAY, discounts=(("FREE100", None, 2900),))
+
+    # -- below-minimum: $0.40 is under Stripe's minimum charge: marked paid, added to the balance
+    cid = customer("below-minimum", created=t - 2 * DAY - 60, balance=40)
+    _paid_subscription(s, cid, paid_at=t - 2 * DAY, amount=40, amount_due=40, amount_paid=0)
+
+    # -- too-early: paid 30 seconds ago
+    cid = customer("too-early", created=t - 60)
+    _paid_subscription(s, cid, paid_at=t - 30)
+
+    # -- promo-code-coupon: the customer typed PARTNER20, which applies coupon Z4OV52SU
+    cid = customer("promo-code-coupon", created=t - 2 * DAY - 60)
+    _paid_subscription(s, cid, paid_at=t - 2 * DAY, discounts=(("Z4OV52SU", PROMO_PARTNER20, 580),))
+
+    # -- shared-coupon: SHARED10 applied
+    cid = customer("shared-coupon", created=t - 2 * DAY - 60)
+    _paid_subscription(s, cid, paid_at=t - 2 * DAY, discounts=(("SHARED10", None, 290),))
+
+    # -- missing-commission: paid a day ago
+    cid = customer("missing-commission", created=t - DAY - HOUR)
+    _paid_subscription(s, cid, paid_at=t - DAY)
+
+    # -- everyone else with a Stripe customer: a normal paid invoice, $29-$49, a day or more ago
+    done = {
+        "healthy", "one-time", "live-only", "email-mismatch", "duplicate-customers", "no-payment", "trial",
+        "full-coupon", "below-minimum", "too-early", "promo-code-coupon", "shared-coupon", "missing-commission",
+    }
+    amounts = (2900, 3900, 4900)
+    for n, scn in enumerate(x for x in sc.SCENARIOS if x.name not in done):
+        if scn.stripe_customer_id is None:
+            continue
+        paid_at = t - (n + 1) * DAY - 2 * HOUR
+        cid = customer(scn.name, created=paid_at - 300, mode="live" if scn.live_only else "test")
+        _paid_subscription(s, cid, paid_at=paid_at, amount=amounts[n % len(amounts)],
+                           mode="live" if scn.live_only else "test")
+
+
+def _person(email: str) -> str:
+    """A display name from the email's local part: "case@example.com" -> "Case"."""
+    local = email.split("@", 1)[0].replace(".", " ").replace("-", " ")
+    return " ".join(w.capitalize() for w in local.split()) or email
