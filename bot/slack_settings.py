@@ -39,7 +39,9 @@ class SlackSettings(BaseSettings):
     @classmethod
     def _bot_token_shape(cls, v: SecretStr | None) -> SecretStr | None:
         if v is not None and not v.get_secret_value().startswith("xoxb-"):
-            raise ValueError("must be a bot token (starts with xoxb-; OAuth & Permissions -> Bot User OAuth Token)")
+            raise ValueError(
+                "must be a bot token (starts with xoxb-; OAuth & Permissions -> Bot User OAuth Token)"
+            )
         return v
 
     @field_validator("slack_app_token")
@@ -81,7 +83,9 @@ class SlackSettings(BaseSettings):
             ids = [p.strip() for p in v.split(",") if p.strip()]
             bad = [p for p in ids if not _ID.match(p)]
             if bad:
-                raise ValueError(f"must be comma-separated Slack ids like C0123ABCD; not an id: {bad[0][:40]}")
+                raise ValueError(
+                    f"must be comma-separated Slack ids like C0123ABCD; not an id: {bad[0][:40]}"
+                )
             return ",".join(ids)
         return v
 
@@ -100,7 +104,9 @@ class SlackSettings(BaseSettings):
 
     def bot_token(self) -> str:
         if self.slack_bot_token is None:
-            raise ConfigError("missing setting SLACK_BOT_TOKEN (the xoxb- Bot User OAuth Token; see README, Slack)")
+            raise ConfigError(
+                "missing setting SLACK_BOT_TOKEN (the xoxb- Bot User OAuth Token; see README, Slack)"
+            )
         return self.slack_bot_token.get_secret_value()
 
     def signing_secret(self) -> str | None:

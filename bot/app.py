@@ -1,0 +1,131 @@
+"""The one place the Bolt app is built.  Importing this module does no I/O; `build_app` does
+(Bolt's constructor calls auth.test to check the token)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Protocol
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+
+from bot import listeners
+from bot.dedupe import MemorySeenStore, SeenStore
+from bot.slack_settings import SlackSettings
+from checks.facts import Query
+from checks.model import Report
+from checks.settings import ConfigError
+
+log = logging.getLogger("fpcheck.slack")
+
+# Bot scopes the code needs, and app.yaml must grant (a test holds them equal):
+#   commands           receive /fpcheck
+#   chat:write         post the parent message and the threaded report, chat.update for Run again,
+#                      chat.postEphemeral for usage and denials after a mention
+#   app_mentions:read  receive app_mention
+# Not requested on purpose: chat:write.public (a report naming a customer should only appear where
+# fpcheck was invited; elsewhere the asker gets it privately through the command's response_url).
+REQUIRED_SCOPES: frozenset[str] = frozenset({"commands", "chat:write", "app_mentions:read"})
+
+WORKERS = 16  # checks that may run at once; Bolt's default of 5 makes bursts queue
+SLACK_TIMEOUT = 10  # seconds per Slack Web API call
+RATE_LIMIT_RETRIES = 2
+MAX_RETRY_AFTER = 10  # seconds: a longer Retry-After fails the call instead of holding a worker
+
+
+class Checker(Protocol):
+    """What the bot needs from the engine (checks.engine.Engine)."""
+
+    def check(self, query: Query, only: Iterable[str] | None = None) -> Report: ...
+
+
+class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """Honour Slack's Retry-After on a 429, a few times, unless it asks for a long wait."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        values = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), None)
+        try:
+            wait = int(values[0]) if values else 1
+        except ValueError:
+            wait = 1
+        return wait <= MAX_RETRY_AFTER
+
+
+def retry_handlers() -> list[RetryHandler]:
+    return [ConnectionErrorRetryHandler(), BoundedRateLimitRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)]
+
+
+def make_client(settings: SlackSettings) -> WebClient:
+    return WebClient(
+        token=settings.bot_token(),
+        base_url=settings.slack_api_base_url,
+        timeout=SLACK_TIMEOUT,
+        retry_handlers=retry_handlers(),
+    )
+
+
+def build_app(
+    settings: SlackSettings,
+    engine: Checker,
+    client: WebClient | None = None,
+    *,
+    executor: Executor | None = None,
+    seen: SeenStore | None = None,
+) -> App:
+    """A Bolt app with fpcheck's listeners, for Socket Mode (SLACK_APP_TOKEN set) or HTTP.
+
+    `client` defaults to one built from the settings; a given client gets the bounded rate-limit
+    retry added if it has none.  Raises ConfigError for settings that cannot work.
+    """
+    if os.environ.get("SLACK_CLIENT_ID") and os.environ.get("SLACK_CLIENT_SECRET"):
+        # Bolt would silently switch to multi-workspace OAuth mode and ignore the bot token
+        raise ConfigError(
+            "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are set: fpcheck is a single-workspace app; unset them"
+        )
+    settings.require_transport()
+    if client is None:
+        client = make_client(settings)
+    elif not any(isinstance(h, RateLimitErrorRetryHandler) for h in client.retry_handlers):
+        client.retry_handlers.append(BoundedRateLimitRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
+
+    http = settings.mode == "http"
+    app = App(
+        client=client,
+        # "" (not None) so Bolt does not fall back to reading SLACK_SIGNING_SECRET itself
+        signing_secret=settings.signing_secret() or "",
+        request_verification_enabled=http,  # Socket Mode messages are not signed
+        listener_executor=executor or ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="fpcheck"),
+        logger=logging.getLogger("fpcheck.slack.bolt"),
+        name="fpcheck",
+    )
+
+    store = seen or MemorySeenStore()
+
+    @app.middleware
+    def drop_retried_events(body: dict, next: callable) -> BoltResponse | None:  # type: ignore[valid-type]
+        # Runs after signature verification, so unsigned requests cannot fill the store.
+        event_id = body.get("event_id")
+        if isinstance(event_id, str) and not store.first_time(event_id):
+            log.info("ignored a repeated delivery of Slack event %s", event_id)
+            return BoltResponse(status=200, body="")
+        return next()
+
+    listeners.register(app, settings=settings, engine=engine)
+    return app

@@ -1,0 +1,289 @@
+"""A loopback stand-in for the Slack Web API (and for response_url), for the bot's tests.
+
+It speaks the shapes slack_sdk expects: `POST /api/<method>` answered with `{"ok": ...}` JSON, the
+granted scopes in auth.test's `x-oauth-scopes` header, HTTP 429 with `Retry-After` when rate
+limited.  It keeps the messages it was sent (so chat.update really changes one), checks the bot
+token, refuses channels the bot is not a member of, enforces Block Kit's size limits like Slack, and
+records every call.  `POST /response/<id>` plays the command's response_url.  Waits are bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+BOT_USER_ID = "UFPCHECKBOT"
+BOT_ID = "BFPCHECKBOT"
+TEAM_ID = "T0FPCHECK"
+
+
+@dataclass
+class Call:
+    method: str  # "chat.postMessage", or "response_url" for a POST to /response/<id>
+    params: dict[str, Any]  # the JSON or form body
+    authorization: str | None
+    path: str
+    at: float = field(default_factory=time.monotonic)
+
+
+class SlackStandIn:
+    def __init__(
+        self, bot_token: str, scopes: Iterable[str] = ("commands", "chat:write", "app_mentions:read")
+    ):
+        self.bot_token = bot_token
+        self.scopes = set(scopes)
+        self.calls: list[Call] = []
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> message
+        self.not_member: dict[str, str] = {}  # channel -> error chat.postMessage answers there
+        self.response_status = 200  # what response_url answers (404 plays an expired url)
+        self._errors: dict[str, list[str]] = defaultdict(list)  # method -> queued Slack errors
+        self._rate_limits: dict[str, list[int]] = defaultdict(list)  # method -> queued Retry-After
+        self._cond = threading.Condition()
+        self._ts = 1_700_000_000
+        self._server: ThreadingHTTPServer | None = None
+
+    # ------------------------------------------------------------------ control
+    def fail(self, method: str, error: str, times: int = 1) -> None:
+        """The next `times` calls to `method` answer `{"ok": false, "error": error}`."""
+        with self._cond:
+            self._errors[method].extend([error] * times)
+
+    def rate_limit(self, method: str, retry_after: int = 1, times: int = 1) -> None:
+        """The next `times` calls to `method` answer HTTP 429 with this Retry-After."""
+        with self._cond:
+            self._rate_limits[method].extend([retry_after] * times)
+
+    def of(self, method: str) -> list[Call]:
+        with self._cond:
+            return [c for c in self.calls if c.method == method]
+
+    def methods(self) -> list[str]:
+        with self._cond:
+            return [c.method for c in self.calls]
+
+    def wait_for(self, method: str, n: int = 1, timeout: float = 10.0) -> list[Call]:
+        """Block until `method` has been called `n` times (bounded); return those calls."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                got = [c for c in self.calls if c.method == method]
+                if len(got) >= n:
+                    return got
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"waited {timeout:.0f} s for {n} {method} call(s), saw {len(got)}; "
+                        f"all calls: {[c.method for c in self.calls]}"
+                    )
+                self._cond.wait(left)
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"  # slack_sdk needs the trailing slash
+
+    def response_url(self, name: str = "cmd") -> str:
+        return f"{self.url}/response/{name}"
+
+    def start(self) -> SlackStandIn:
+        standin = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                standin._serve(self)
+
+            do_GET = do_POST
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> SlackStandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ serving
+    def _serve(self, h: BaseHTTPRequestHandler) -> None:
+        path = urlsplit(h.path).path
+        raw = h.rfile.read(int(h.headers.get("Content-Length") or 0)).decode("utf-8", "replace")
+        if "json" in h.headers.get("Content-Type", ""):
+            params = json.loads(raw or "{}")
+        else:
+            params = dict(parse_qsl(raw, keep_blank_values=True))
+        method = "response_url" if path.startswith("/response/") else path.rsplit("/", 1)[-1]
+        call = Call(method, params, h.headers.get("Authorization"), path)
+        if method == "response_url":
+            status, body, headers = (
+                self.response_status,
+                ("ok" if self.response_status == 200 else "expired_url"),
+                {},
+            )
+        else:
+            status, body, headers = self._api(call)
+        with self._cond:
+            self.calls.append(call)
+            self._cond.notify_all()
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        h.send_response(status)
+        h.send_header(
+            "Content-Type", "text/plain" if isinstance(body, str) else "application/json; charset=utf-8"
+        )
+        for k, v in headers.items():
+            h.send_header(k, v)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+
+    def _api(self, call: Call) -> tuple[int, Any, dict[str, str]]:
+        with self._cond:
+            if self._rate_limits[call.method]:
+                wait = self._rate_limits[call.method].pop(0)
+                return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
+            queued = self._errors[call.method].pop(0) if self._errors[call.method] else None
+        if call.authorization != f"Bearer {self.bot_token}":
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if queued:
+            return 200, {"ok": False, "error": queued}, {}
+        handler = getattr(self, "_m_" + call.method.replace(".", "_"), None)
+        if handler is None:
+            return 200, {"ok": False, "error": "unknown_method"}, {}
+        return handler(call.params)
+
+    def _next_ts(self) -> str:
+        with self._cond:
+            self._ts += 1
+            return f"{self._ts}.000100"
+
+    def _m_auth_test(self, p: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        body = {
+            "ok": True,
+            "url": "https://fpcheck-test.slack.com/",
+            "team": "fpcheck test",
+            "user": "fpcheck",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+        return 200, body, {"x-oauth-scopes": ",".join(sorted(self.scopes))}
+
+    def _m_chat_postMessage(self, p: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        if "chat:write" not in self.scopes:
+            return 200, {"ok": False, "error": "missing_scope", "needed": "chat:write"}, {}
+        channel = p.get("channel") or ""
+        if channel in self.not_member:
+            return 200, {"ok": False, "error": self.not_member[channel]}, {}
+        problem = _check_message(p)
+        if problem:
+            return 200, {"ok": False, "error": problem}, {}
+        ts = self._next_ts()
+        message = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "ts": ts,
+            "text": p.get("text", ""),
+            "blocks": p.get("blocks") or [],
+        }
+        if p.get("thread_ts"):
+            message["thread_ts"] = p["thread_ts"]
+        with self._cond:
+            self.messages[(channel, ts)] = message
+        return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}, {}
+
+    def _m_chat_update(self, p: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        key = (p.get("channel") or "", p.get("ts") or "")
+        with self._cond:
+            message = self.messages.get(key)
+        if message is None:
+            return 200, {"ok": False, "error": "message_not_found"}, {}
+        if message.get("user") != BOT_USER_ID:
+            return 200, {"ok": False, "error": "cant_update_message"}, {}
+        problem = _check_message(p)
+        if problem:
+            return 200, {"ok": False, "error": problem}, {}
+        with self._cond:
+            message.update(text=p.get("text", ""), blocks=p.get("blocks") or [], edited=True)
+        return (
+            200,
+            {"ok": True, "channel": key[0], "ts": key[1], "text": message["text"], "message": message},
+            {},
+        )
+
+    def _m_chat_postEphemeral(self, p: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        channel = p.get("channel") or ""
+        if channel in self.not_member:
+            return 200, {"ok": False, "error": self.not_member[channel]}, {}
+        if not p.get("user"):
+            return 200, {"ok": False, "error": "user_not_in_channel"}, {}
+        return 200, {"ok": True, "message_ts": self._next_ts()}, {}
+
+    def add_message(self, channel: str, text: str, user: str = "UHUMAN01") -> str:
+        """A message a person wrote (e.g. the thread parent a mention replies under)."""
+        ts = self._next_ts()
+        with self._cond:
+            self.messages[(channel, ts)] = {"type": "message", "user": user, "ts": ts, "text": text}
+        return ts
+
+
+def _text_of(block: dict[str, Any]) -> str:
+    kind = block.get("type")
+    if kind in ("section", "header"):
+        return (block.get("text") or {}).get("text", "") + "".join(
+            f.get("text", "") for f in block.get("fields", [])
+        )
+    if kind == "context":
+        return "".join(e.get("text", "") for e in block.get("elements", []))
+    if kind == "actions":
+        return "".join((e.get("text") or {}).get("text", "") for e in block.get("elements", []))
+    return ""
+
+
+def _check_message(p: dict[str, Any]) -> str | None:
+    """Slack's message limits, as the Web API enforces them."""
+    blocks = p.get("blocks")
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    if not p.get("text") and not blocks:
+        return "no_text"
+    if not blocks:
+        return None
+    if len(blocks) > 50:
+        return "invalid_blocks"
+    for b in blocks:
+        if b.get("type") == "header" and len(b["text"]["text"]) > 150:
+            return "invalid_blocks"
+        if b.get("type") == "section" and len((b.get("text") or {}).get("text", "")) > 3000:
+            return "invalid_blocks"
+    if sum(len(_text_of(b)) for b in blocks) > 12_000:
+        return "msg_blocks_too_long"
+    return None
