@@ -1,0 +1,553 @@
+"""Read-only Stripe reader over the official SDK (`stripe.StripeClient`, `client.v1.*` only).
+
+Every method returns the typed facts of checks/facts.py or raises `SourceError` with a reason a
+support engineer understands.  Nothing here ever writes: only list/retrieve/search are called, and
+the HTTP client refuses any method but GET as a second guard.
+
+Retries are ours, not the SDK's (it is built with `max_network_retries=0`), so one budget covers
+every failure: at most `retries` extra attempts per call, for 429 (the SDK would retry a 429 only
+with `Stripe-Should-Retry: true`), 5xx and connection errors, with jittered exponential backoff,
+`Retry-After` honoured, and a cap on the total time spent waiting.  A read timeout is not retried:
+a slow Stripe stays slow, and the report must come back within seconds.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+import stripe
+
+from checks.facts import (
+    Mode,
+    StripeAccount,
+    StripeCharge,
+    StripeCoupon,
+    StripeCustomer,
+    StripeDiscount,
+    StripeInvoice,
+    StripePromotionCode,
+    StripeSubscription,
+    TrackingCoupon,
+)
+from checks.sources import SourceError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_API_BASE = "https://api.stripe.com"
+PAGE_SIZE = 100
+MAX_PAGES = 3  # per list: 300 objects is far more than one customer has; bounded either way
+CONNECT_TIMEOUT = 3.0
+INVOICE_EXPAND = [
+    "data.discounts",
+    "data.discounts.source.coupon",
+    "data.discounts.promotion_code",
+    "data.payments",
+]
+
+_SECRET_RX = re.compile(r"\b(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9*._\-]*")
+_PERMISSION_RX = re.compile(r"Having the '(rak_\w+)' permission")
+_ACCOUNT_RX = re.compile(r"on account '(acct_[A-Za-z0-9]+)'")
+
+
+def key_mode(api_key: str | None) -> Mode | None:
+    key = api_key or ""
+    if key.startswith(("sk_live_", "rk_live_")):
+        return "live"
+    if key.startswith(("sk_test_", "rk_test_")):
+        return "test"
+    return None
+
+
+def redact(text: str) -> str:
+    """Remove anything shaped like a Stripe key (the SDK's messages may hold a masked one)."""
+    return _SECRET_RX.sub("[key hidden]", text)
+
+
+@dataclass
+class _Failure:
+    reason: str  # one attempt's failure, human words
+    retry: bool
+    kind: str  # "rate_limit", "server", "network", "other"
+    wait: float | None = None  # what the server asked us to wait (Retry-After)
+
+
+class _GetOnlyClient(stripe.RequestsClient):
+    """The SDK's requests client, counting calls and refusing anything but GET."""
+
+    def __init__(self, on_call: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_call = on_call
+
+    def request(self, method: str, url: str, headers: Any, post_data: Any = None) -> Any:  # type: ignore[override]
+        if method.lower() != "get":
+            raise stripe.APIConnectionError(f"fpcheck is read-only: refused to send {method.upper()}")
+        self._on_call()
+        return super().request(method, url, headers, post_data)
+
+
+class StripeReader:
+    def __init__(
+        self,
+        api_key: str,
+        api_base: str | None = None,
+        timeout: float = 8.0,
+        retries: int = 2,
+        *,
+        backoff: float = 0.5,
+        max_wait: float = 10.0,
+        key_name: str = "STRIPE_API_KEY",
+    ) -> None:
+        if not api_key or not api_key.strip():
+            raise SourceError(f"no Stripe API key is configured ({key_name} is empty)")
+        self._key = api_key.strip()
+        self.timeout = timeout
+        self.retries = max(0, retries)
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.key_name = key_name
+        self.api_base = (api_base or DEFAULT_API_BASE).rstrip("/")
+        self.host = urlsplit(self.api_base).netloc or self.api_base
+        # Set by customers_by_email when search could not be used (case variants may be missed).
+        self.search_warning: str | None = None
+        self._calls = 0
+        self._lock = threading.Lock()
+        self._connect_timeout = min(CONNECT_TIMEOUT, timeout)
+        self._http = _GetOnlyClient(self._count, timeout=(self._connect_timeout, timeout))
+        self._client = stripe.StripeClient(
+            self._key,
+            base_addresses={"api": self.api_base},
+            http_client=self._http,
+            max_network_retries=0,
+        )
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _count(self) -> None:
+        with self._lock:
+            self._calls += 1
+
+    @property
+    def calls(self) -> int:
+        """HTTP requests sent so far (retries included)."""
+        with self._lock:
+            return self._calls
+
+    @property
+    def key_mode(self) -> Mode | None:
+        return key_mode(self._key)
+
+    # ------------------------------------------------------------------ public reads
+    def account(self) -> StripeAccount:
+        def fetch() -> Any:
+            try:
+                return self._client.v1.accounts.retrieve_current()
+            except stripe.PermissionError as exc:
+                # A restricted key may not read /v1/account, but Stripe's 403 names the account.
+                m = _ACCOUNT_RX.search(exc.user_message or "")
+                if m:
+                    return m.group(1)
+                raise
+
+        got = self._call("reading the Stripe account", fetch)
+        if isinstance(got, str):
+            return StripeAccount(id=got, source="permission_error")
+        raw = _plain(got)
+        return self._parse("the Stripe account", lambda: _account(raw))
+
+    def customers_by_email(self, email: str) -> tuple[StripeCustomer, ...]:
+        """Customers whose email is `email` exactly or in another letter case.
+
+        Stripe's list filter is case-sensitive, so: the exact email, the lower-cased email, then a
+        search to catch other case variants.  A refused search does not fail the lookup."""
+        email = email.strip()
+        found: dict[str, StripeCustomer] = {}
+
+        def add(raws: Iterable[dict[str, Any]]) -> None:
+            for raw in raws:
+                their = raw.get("email") or ""
+                if raw["id"] in found or their.casefold() != email.casefold():
+                    continue
+                match = "exact" if their == email else "case_variant"
+                found[raw["id"]] = self._parse("a Stripe customer", lambda r=raw, m=match: _customer(r, m))
+
+        for variant in dict.fromkeys((email, email.lower())):
+            add(self._pages("listing Stripe customers by email", self._client.v1.customers.list, {"email": variant}))
+        self.search_warning = None
+        try:
+            add(self._search(f"email:{_quote(email)}"))
+        except SourceError as exc:
+            self.search_warning = f"customer search was unavailable, so other letter cases may be missed: {exc}"
+            log.info("Stripe customer search unavailable: %s", exc)
+        # exact matches first; within each group Stripe's order (newest first)
+        return tuple(sorted(found.values(), key=lambda c: c.match != "exact"))
+
+    def customer(self, customer_id: str) -> StripeCustomer | None:
+        got = self._maybe(
+            f"reading Stripe customer {customer_id}", lambda: self._client.v1.customers.retrieve(customer_id)
+        )
+        if got is None:
+            return None
+        raw = _plain(got)
+        if raw.get("deleted"):
+            return None
+        return self._parse("a Stripe customer", lambda: _customer(raw, "id"))
+
+    def customers_by_fp_uid(self, uid: str) -> tuple[StripeCustomer, ...]:
+        raws = self._search(f"metadata['fp_uid']:{_quote(uid)}")
+        return tuple(self._parse("a Stripe customer", lambda r=r: _customer(r, "fp_uid")) for r in raws)
+
+    def invoices(self, customer_id: str) -> tuple[StripeInvoice, ...]:
+        raws = self._pages(
+            f"listing invoices of {customer_id}",
+            self._client.v1.invoices.list,
+            {"customer": customer_id, "expand": INVOICE_EXPAND},
+        )
+        return tuple(self._parse("a Stripe invoice", lambda r=r: _invoice(r)) for r in raws)
+
+    def charges(self, customer_id: str) -> tuple[StripeCharge, ...]:
+        raws = self._pages(f"listing charges of {customer_id}", self._client.v1.charges.list, {"customer": customer_id})
+        return tuple(self._parse("a Stripe charge", lambda r=r: _charge(r)) for r in raws)
+
+    def subscriptions(self, customer_id: str) -> tuple[StripeSubscription, ...]:
+        raws = self._pages(
+            f"listing subscriptions of {customer_id}",
+            self._client.v1.subscriptions.list,
+            {"customer": customer_id, "status": "all"},  # without it Stripe omits canceled ones
+        )
+        return tuple(self._parse("a Stripe subscription", lambda r=r: _subscription(r)) for r in raws)
+
+    def tracking_coupon(self, value: str) -> TrackingCoupon:
+        """Is `value` a Coupon id (what FirstPromoter needs), a promotion code's code, or neither?"""
+        value = value.strip()
+        if not value:
+            raise SourceError("there is no coupon value to look up")
+        got = self._maybe(f"looking up coupon {value!r}", lambda: self._client.v1.coupons.retrieve(value))
+        coupon = self._parse("a Stripe coupon", lambda: _coupon(_plain(got))) if got is not None else None
+        raws = self._pages(
+            f"looking up promotion code {value!r}",
+            self._client.v1.promotion_codes.list,
+            {"code": value, "expand": ["data.promotion.coupon"]},
+        )
+        promos = tuple(self._parse("a Stripe promotion code", lambda r=r: _promotion_code(r)) for r in raws)
+        return TrackingCoupon(value=value, coupon=coupon, promotion_codes=promos)
+
+    def close(self) -> None:
+        self._http.close()
+
+    # ------------------------------------------------------------------ paging
+    def _pages(self, what: str, list_fn: Callable[..., Any], params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        after: str | None = None
+        for _ in range(MAX_PAGES):
+            p = {**params, "limit": PAGE_SIZE, **({"starting_after": after} if after else {})}
+            page = _plain(self._call(what, lambda p=p: list_fn(params=p)))
+            data = page.get("data")
+            if not isinstance(data, list):
+                raise SourceError(f"Stripe's answer was not a list (while {what})")
+            out += data
+            if not page.get("has_more") or not data:
+                return out
+            after = data[-1]["id"]
+        log.warning("%s: stopped after %d pages of %d", what, MAX_PAGES, PAGE_SIZE)
+        return out
+
+    def _search(self, query: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        page_token: str | None = None
+        for _ in range(MAX_PAGES):
+            p = {"query": query, "limit": PAGE_SIZE, **({"page": page_token} if page_token else {})}
+            page = _plain(self._call("searching Stripe customers", lambda p=p: self._client.v1.customers.search(params=p)))
+            data = page.get("data")
+            if not isinstance(data, list):
+                raise SourceError("Stripe's search answer was not a list (while searching Stripe customers)")
+            out += data
+            page_token = page.get("next_page")
+            if not page.get("has_more") or not page_token:
+                break
+        return out
+
+    # ------------------------------------------------------------------ one call, retried
+    def _maybe(self, what: str, fn: Callable[[], T]) -> T | None:
+        """`_call`, but Stripe's 404 resource_missing means None (not an error)."""
+
+        def fetch() -> T | None:
+            try:
+                return fn()
+            except stripe.InvalidRequestError as exc:
+                if _is_missing(exc):
+                    return None
+                raise
+
+        return self._call(what, fetch)
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        started = time.monotonic()
+        waited = 0.0
+        failures: list[_Failure] = []
+        for attempt in range(self.retries + 1):
+            try:
+                return fn()
+            except stripe.StripeError as exc:
+                failure = self._classify(exc)
+            failures.append(failure)
+            if not failure.retry or attempt == self.retries:
+                break
+            if failure.wait is not None:
+                if waited + failure.wait > self.max_wait:
+                    failures[-1] = _Failure(
+                        f"{failure.reason} and asked us to wait {failure.wait:g} s", False, failure.kind
+                    )
+                    break
+                delay = failure.wait
+            else:
+                delay = self.backoff * (2**attempt) * random.uniform(0.5, 1.0)
+            delay = min(delay, self.max_wait - waited)
+            if delay > 0:
+                time.sleep(delay)
+                waited += delay
+        raise SourceError(redact(self._reason(what, failures, time.monotonic() - started)))
+
+    def _reason(self, what: str, failures: list[_Failure], elapsed: float) -> str:
+        last = failures[-1]
+        n = len(failures)
+        if n == 1:
+            text = last.reason
+        elif last.kind == "rate_limit" and all(f.kind == "rate_limit" for f in failures):
+            text = f"{last.reason} {n} times; gave up after {elapsed:.1f} s"
+        else:
+            text = f"{last.reason} ({n} attempts; gave up after {elapsed:.1f} s)"
+        return f"{text} (while {what})"
+
+    def _classify(self, exc: stripe.StripeError) -> _Failure:
+        status = exc.http_status
+        rid = f"; Stripe request {exc.request_id}" if getattr(exc, "request_id", None) else ""
+        message = _short(exc.user_message or "")
+        headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+        may_retry = headers.get("stripe-should-retry") != "false"
+        if isinstance(exc, stripe.APIConnectionError) or status is None:
+            return self._network(exc)
+        if status == 429 or isinstance(exc, stripe.RateLimitError):
+            return _Failure("Stripe rate-limited us (429)", may_retry, "rate_limit", _retry_after(headers))
+        if status >= 500:
+            return _Failure(f"Stripe answered {status} (server error{rid})", may_retry, "server")
+        if status == 401:
+            return _Failure(
+                f"Stripe rejected the API key (401): it is invalid, revoked or expired — check {self.key_name}",
+                False, "other",
+            )
+        if status == 403:
+            perm = _PERMISSION_RX.search(exc.user_message or "")
+            if perm:
+                return _Failure(
+                    f"the Stripe key lacks the '{perm.group(1)}' permission (403) — add it to the restricted key "
+                    f"in {self.key_name}",
+                    False, "other",
+                )
+            return _Failure(f"Stripe refused the request (403): {message}", False, "other")
+        if isinstance(exc, stripe.APIError) and "Invalid response" in (exc.user_message or ""):
+            return _Failure(f"Stripe answered HTTP {status} with a body that is not Stripe's JSON", False, "other")
+        return _Failure(f"Stripe refused the request ({status}): {message}", False, "other")
+
+    def _network(self, exc: stripe.StripeError) -> _Failure:
+        cause = exc.__cause__
+        text = str(cause or exc)
+        if isinstance(cause, requests.exceptions.ConnectTimeout):
+            return _Failure(f"could not connect to Stripe at {self.host} within {self._connect_timeout:g} s", True, "network")
+        if isinstance(cause, requests.exceptions.Timeout):
+            return _Failure(f"Stripe did not answer within {self.timeout:g} s", False, "network")
+        if "refused" in text.lower():
+            return _Failure(f"could not connect to Stripe at {self.host} (connection refused)", True, "network")
+        if any(s in text for s in ("RemoteDisconnected", "Connection aborted", "reset by peer", "IncompleteRead")):
+            return _Failure("Stripe closed the connection without answering", True, "network")
+        if any(s in text for s in ("NameResolution", "Name or service not known", "nodename nor servname")):
+            return _Failure(f"could not resolve Stripe's host {self.host}", True, "network")
+        if "read-only" in text:
+            return _Failure(text, False, "other")
+        return _Failure(f"could not reach Stripe at {self.host} (network error)", True, "network")
+
+    def _parse(self, what: str, fn: Callable[[], T]) -> T:
+        """Turn Stripe's JSON into our types; a shape we cannot read is a clear error, not a traceback."""
+        try:
+            return fn()
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SourceError(f"Stripe's answer for {what} was not in the expected shape ({type(exc).__name__}: "
+                              f"{redact(_short(str(exc)))})") from None
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _is_missing(exc: stripe.StripeError) -> bool:
+    # AuthenticationError & co. leave `exc.code` None; the body's code is on `exc.error`
+    code = exc.code or getattr(getattr(exc, "error", None), "code", None)
+    return exc.http_status == 404 and code == "resource_missing"
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _short(text: str, limit: int = 240) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _quote(value: str) -> str:
+    """A value for Stripe's search query language: single-quoted, with ' and \\ escaped."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    """StripeObject -> plain dicts (a StripeObject is not a dict since v15: no `.get`)."""
+    if isinstance(obj, stripe.StripeObject):
+        return obj.to_dict()
+    if isinstance(obj, dict):
+        return obj
+    raise TypeError(f"expected an object, got {type(obj).__name__}")
+
+
+def _ts(value: Any) -> datetime | None:
+    return datetime.fromtimestamp(int(value), UTC) if value is not None else None
+
+
+def _id(value: Any) -> str | None:
+    """An expandable field: an id, or the expanded object."""
+    if isinstance(value, dict):
+        return value.get("id")
+    return value if isinstance(value, str) else None
+
+
+def _account(raw: dict[str, Any]) -> StripeAccount:
+    dashboard = (raw.get("settings") or {}).get("dashboard") or {}
+    profile = raw.get("business_profile") or {}
+    return StripeAccount(
+        id=raw["id"], name=dashboard.get("display_name") or profile.get("name"), email=raw.get("email"), source="api"
+    )
+
+
+def _customer(raw: dict[str, Any], match: str) -> StripeCustomer:
+    return StripeCustomer(
+        id=raw["id"],
+        email=raw.get("email"),
+        name=raw.get("name"),
+        livemode=bool(raw.get("livemode")),
+        created=_ts(raw["created"]),
+        metadata={str(k): str(v) for k, v in (raw.get("metadata") or {}).items()},
+        match=match,  # type: ignore[arg-type]
+    )
+
+
+def _coupon(raw: dict[str, Any]) -> StripeCoupon:
+    pct = raw.get("percent_off")
+    return StripeCoupon(
+        id=raw["id"],
+        name=raw.get("name"),
+        percent_off=float(pct) if pct is not None else None,
+        amount_off=raw.get("amount_off"),
+        currency=raw.get("currency"),
+        valid=raw.get("valid"),
+    )
+
+
+def _promotion_code(raw: dict[str, Any]) -> StripePromotionCode:
+    promotion = raw.get("promotion") or {}
+    return StripePromotionCode(
+        id=raw["id"], code=raw["code"], coupon_id=_id(promotion.get("coupon")), active=bool(raw.get("active", True))
+    )
+
+
+def _discount(raw: Any) -> StripeDiscount:
+    if isinstance(raw, str):  # not expanded
+        return StripeDiscount(id=raw)
+    coupon = (raw.get("source") or {}).get("coupon")
+    promo = raw.get("promotion_code")
+    return StripeDiscount(
+        id=raw["id"],
+        coupon=_coupon(coupon) if isinstance(coupon, dict) else (StripeCoupon(id=coupon) if coupon else None),
+        promotion_code=_promotion_code(promo) if isinstance(promo, dict) else None,
+    )
+
+
+def _invoice(raw: dict[str, Any]) -> StripeInvoice:
+    parent = raw.get("parent") or {}
+    sub = (parent.get("subscription_details") or {}).get("subscription")
+    pis: list[str] = []
+    chs: list[str] = []
+    for pay in ((raw.get("payments") or {}).get("data") or []):
+        payment = pay.get("payment") or {}
+        if (pi := _id(payment.get("payment_intent"))) is not None:
+            pis.append(pi)
+        if (ch := _id(payment.get("charge"))) is not None:
+            chs.append(ch)
+    return StripeInvoice(
+        id=raw["id"],
+        customer=_id(raw["customer"]) or "",
+        status=raw.get("status") or "unknown",
+        currency=raw["currency"],
+        amount_due=raw["amount_due"],
+        amount_paid=raw["amount_paid"],
+        subtotal=raw["subtotal"],
+        total=raw["total"],
+        total_discount_amount=sum(int(d.get("amount") or 0) for d in raw.get("total_discount_amounts") or []),
+        billing_reason=raw.get("billing_reason"),
+        livemode=bool(raw.get("livemode")),
+        created=_ts(raw["created"]),
+        paid_at=_ts((raw.get("status_transitions") or {}).get("paid_at")),
+        customer_email=raw.get("customer_email"),
+        subscription_id=_id(sub),
+        discounts=tuple(_discount(d) for d in raw.get("discounts") or []),
+        payment_intent_ids=tuple(pis),
+        charge_ids=tuple(chs),
+    )
+
+
+def _charge(raw: dict[str, Any]) -> StripeCharge:
+    return StripeCharge(
+        id=raw["id"],
+        customer=_id(raw.get("customer")),
+        amount=raw["amount"],
+        amount_captured=raw.get("amount_captured") or 0,
+        amount_refunded=raw.get("amount_refunded") or 0,
+        currency=raw["currency"],
+        status=raw["status"],
+        paid=bool(raw.get("paid")),
+        refunded=bool(raw.get("refunded")),
+        livemode=bool(raw.get("livemode")),
+        created=_ts(raw["created"]),
+        billing_email=(raw.get("billing_details") or {}).get("email"),
+        receipt_email=raw.get("receipt_email"),
+        payment_intent=_id(raw.get("payment_intent")),
+    )
+
+
+def _subscription(raw: dict[str, Any]) -> StripeSubscription:
+    return StripeSubscription(
+        id=raw["id"],
+        customer=_id(raw["customer"]) or "",
+        status=raw["status"],
+        livemode=bool(raw.get("livemode")),
+        created=_ts(raw["created"]),
+        trial_end=_ts(raw.get("trial_end")),
+    )
