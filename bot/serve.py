@@ -1,0 +1,232 @@
+"""`fpcheck serve`: run the Slack bot.
+
+Socket Mode when SLACK_APP_TOKEN is set (no public URL needed); otherwise HTTP on PORT (default
+3000) under gunicorn, with Slack's requests at /slack/events and a health check at /healthz.
+Before serving it checks the configuration and asks Slack (auth.test) whether the token works and
+has every scope the code needs; any problem is one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+from urllib.error import URLError
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.app import REQUIRED_SCOPES, Checker, build_app, make_client
+from bot.slack_settings import SlackSettings, load_slack_settings
+from checks.settings import ConfigError, load_settings
+
+log = logging.getLogger("fpcheck.serve")
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+HTTP_THREADS = 8  # gunicorn threads answering Slack's requests; the checks run on the app's own pool
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+# ---------------------------------------------------------------- start-up checks
+
+
+def granted_scopes(headers: dict[str, Any]) -> set[str] | None:
+    """The scopes in auth.test's x-oauth-scopes header; None when Slack did not send it."""
+    value = next((v for k, v in headers.items() if k.lower() == "x-oauth-scopes"), None)
+    if value is None:
+        return None
+    if isinstance(value, list | tuple):
+        value = ",".join(value)
+    return {s.strip() for s in str(value).split(",") if s.strip()}
+
+
+def preflight(client: WebClient) -> dict[str, Any]:
+    """auth.test: the token works and the app has every scope the code needs.  Raises ConfigError."""
+    try:
+        resp = client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        raise ConfigError(
+            f"Slack rejected SLACK_BOT_TOKEN ({error}): copy the Bot User OAuth Token (xoxb-) again "
+            "from the app's OAuth & Permissions page"
+        ) from None
+    except (URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ConfigError(f"cannot reach the Slack API at {client.base_url} ({reason})") from None
+    scopes = granted_scopes(dict(resp.headers))
+    if scopes is None:
+        log.warning("Slack did not list the token's scopes; skipping the scope check")
+    else:
+        missing = sorted(REQUIRED_SCOPES - scopes)
+        if missing:
+            raise ConfigError(
+                f"the Slack app is missing the bot scope(s) {', '.join(missing)}: add them under OAuth & "
+                "Permissions (they are in app.yaml), then reinstall the app to the workspace"
+            )
+    return {k: resp.get(k) for k in ("team", "team_id", "user", "user_id", "bot_id")}
+
+
+# ---------------------------------------------------------------- HTTP
+
+
+def wsgi_app(app: App) -> WSGIApp:
+    """Slack's requests at /slack/events (signature-checked by Bolt), a health check at /healthz."""
+    slack = SlackRequestHandler(app, path=EVENTS_PATH)
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == HEALTH_PATH and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "3")])
+            return [b"ok\n"]
+        if path == EVENTS_PATH:
+            return slack(environ, start_response)
+        start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "10")])
+        return [b"not found\n"]
+
+    return application
+
+
+def bind(host: str, port: int) -> socket.socket:
+    try:
+        return socket.create_server((host, port), backlog=128)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); set PORT to a free port"
+        ) from None
+
+
+def run_http(sock: socket.socket, make_wsgi: Callable[[], WSGIApp]) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            # one worker: the in-memory event dedupe is per process (see bot/dedupe.py)
+            options = {
+                "bind": [f"fd://{sock.fileno()}"],
+                "workers": 1,
+                "worker_class": "gthread",
+                "threads": HTTP_THREADS,
+                "timeout": 60,
+                "graceful_timeout": 20,
+                "errorlog": "-",
+                "loglevel": "info",
+                "proc_name": "fpcheck",
+            }
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> WSGIApp:
+            return make_wsgi()
+
+    try:
+        Server().run()
+    except SystemExit as exc:  # gunicorn's arbiter exits through sys.exit
+        return exc.code if isinstance(exc.code, int) else 0
+    return 0
+
+
+# ---------------------------------------------------------------- Socket Mode
+
+
+def run_socket_mode(app: App, app_token: str) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    handler = SocketModeHandler(app, app_token)
+    try:
+        handler.connect()
+    except SlackApiError as exc:
+        raise ConfigError(
+            f"Slack rejected SLACK_APP_TOKEN ({exc.response.get('error')}): generate an app-level token "
+            "with the connections:write scope under Basic Information, and check Socket Mode is on"
+        ) from None
+    log.info("connected to Slack in Socket Mode; Ctrl-C to stop")
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+    try:
+        stop.wait()
+    finally:
+        handler.close()
+    return 0
+
+
+# ---------------------------------------------------------------- main
+
+
+def setup_logging() -> None:
+    """Logs on stderr; the audit trail (one JSON object per line) on stdout."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+    audit = logging.getLogger("fpcheck.audit")
+    if not audit.handlers:
+        out = logging.StreamHandler(sys.stdout)
+        out.setFormatter(logging.Formatter("%(message)s"))
+        audit.addHandler(out)
+        audit.setLevel(logging.INFO)
+        audit.propagate = False
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="fpcheck serve",
+        description="Run the Slack bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on PORT.",
+    )
+    parser.add_argument("--host", default="0.0.0.0", help="HTTP mode: address to listen on (default 0.0.0.0)")
+    parser.add_argument("--port", type=int, default=None, help="HTTP mode: port (default: PORT, or 3000)")
+    parser.add_argument(
+        "--check", action="store_true", help="check the configuration, the token and its scopes, then exit"
+    )
+    return parser.parse_args(argv)
+
+
+def prepare(
+    args: argparse.Namespace,
+) -> tuple[SlackSettings, Checker, WebClient, dict[str, Any]]:
+    from checks.engine import Engine
+
+    slack = load_slack_settings()
+    slack.require_transport()
+    engine = Engine(load_settings())  # raises ConfigError naming missing Stripe/FirstPromoter settings
+    client = make_client(slack)
+    identity = preflight(client)
+    return slack, engine, client, identity
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging()
+    try:
+        slack, engine, client, identity = prepare(args)
+        if args.check:
+            print(
+                f"fpcheck serve: configuration ok; bot {identity.get('user')} in workspace {identity.get('team')}, "
+                f"{'Socket Mode' if slack.mode == 'socket' else 'HTTP'}"
+            )
+            return 0
+        if slack.mode == "socket":
+            app = build_app(slack, engine, client)
+            return run_socket_mode(app, slack.app_token() or "")
+        port = slack.port if args.port is None else args.port
+        sock = bind(args.host, port)
+        host, real_port = sock.getsockname()[:2]
+        log.info(
+            "fpcheck: HTTP on http://%s:%d%s (health check %s)", host, real_port, EVENTS_PATH, HEALTH_PATH
+        )
+        return run_http(sock, lambda: wsgi_app(build_app(slack, engine, client)))
+    except ConfigError as exc:
+        print(f"fpcheck serve: {exc}", file=sys.stderr)
+        return 2
