@@ -1,0 +1,278 @@
+"""Guide step "Coupon Code Tracking": the promoter campaign's tracking coupon is a Stripe Coupon id
+(not a promotion code's customer-facing code), it is the coupon on the invoice, and no other
+promoter campaign uses it.
+
+Coupon tracking decides a referral that came in by coupon (`entry_source == "coupon"`); for one
+that came in by cookie a coupon problem is a configuration issue worth fixing, not the reason this
+sale was missed, so it is a warning there.
+"""
+
+from __future__ import annotations
+
+from checks.facts import Facts, PromoterCampaign, Referral, StripeInvoice
+from checks.links import Dashboard
+from checks.model import Evidence, Outcome, Status
+from checks.registry import rule
+from checks.rules.payment import describe_discount, payments
+from checks.rules.referral import found_referral, import_events_hint, only_customer_id
+
+
+def promoter_campaign(facts: Facts, ref: Referral | None) -> PromoterCampaign | None:
+    if ref is None or ref.promoter_campaign is None or not facts.fp.promoter_campaigns.ok:
+        return None
+    return next((pc for pc in facts.fp.promoter_campaigns.value or () if pc.id == ref.promoter_campaign.id), None)
+
+
+def campaign_name(pc: PromoterCampaign, ref: Referral | None = None) -> str:
+    """"Ana Promoter's Main Campaign (promoter campaign #1001)"."""
+    promoter = pc.promoter
+    campaign = pc.campaign
+    if ref is not None and ref.promoter_campaign is not None and ref.promoter_campaign.id == pc.id:
+        promoter = promoter or ref.promoter_campaign.promoter
+        campaign = campaign or ref.promoter_campaign.campaign
+    who = (promoter.name or promoter.email) if promoter else None
+    what = campaign.name if campaign and campaign.name else None
+    if who and what:
+        text = f"{who}'s {what}"
+    elif who:
+        text = f"{who}'s campaign"
+    elif what:
+        text = what
+    else:
+        text = "promoter campaign"
+    return f"{text} (promoter campaign #{pc.id})"
+
+
+def discounted_invoice(facts: Facts) -> StripeInvoice | None:
+    """The latest paid invoice with a discount, else the latest invoice of any status with one."""
+    paid = [p.invoice for p in reversed(payments(facts)) if p.invoice is not None and p.invoice.discounts]
+    if paid:
+        return paid[0]
+    invoices = facts.stripe.invoices.value or () if facts.stripe.invoices.ok else ()
+    with_discount = sorted((i for i in invoices if i.discounts), key=lambda i: i.created, reverse=True)
+    return with_discount[0] if with_discount else None
+
+
+def _invoice_coupons(inv: StripeInvoice | None) -> list[str]:
+    return [d.coupon.id for d in inv.discounts if d.coupon is not None] if inv else []
+
+
+def _owners(facts: Facts, coupon_ids: list[str], exclude: int | None) -> list[PromoterCampaign]:
+    """Other promoter campaigns whose tracking coupon is one of `coupon_ids`."""
+    wanted = {c.casefold() for c in coupon_ids}
+    campaigns = facts.fp.promoter_campaigns.value or () if facts.fp.promoter_campaigns.ok else ()
+    return [pc for pc in campaigns if pc.id != exclude and pc.coupon and pc.coupon.strip().casefold() in wanted]
+
+
+@rule(
+    "coupon.id",
+    title="The tracking coupon is the Stripe Coupon on the invoice",
+    order=90,
+    needs=("fp.referral", "fp.promoter_campaigns", "stripe.invoices", "stripe.tracking_coupon"),
+)
+def check_id(facts: Facts) -> Outcome:
+    ref = found_referral(facts)
+    by_coupon = ref is not None and ref.entry_source == "coupon"
+    inv = discounted_invoice(facts)
+    dash = Dashboard.of(facts)
+    evidence: list[Evidence] = []
+    if inv is not None:
+        evidence.append(Evidence(label="Invoice with a discount", value=inv.id, url=dash.invoice(inv.id, live=inv.livemode)))
+        evidence += [
+            Evidence(label="Invoice discount", value=describe_discount(d), url=dash.coupon(d.coupon.id, live=inv.livemode) if d.coupon else None)
+            for d in inv.discounts
+        ]
+    used = _invoice_coupons(inv)
+    used_text = ", ".join(describe_discount(d) for d in inv.discounts) if inv else ""
+
+    if not by_coupon and inv is None:
+        how = ref.entry_source if ref and ref.entry_source else "no coupon"
+        return Outcome(
+            status=Status.SKIP,
+            summary=f"Coupon tracking not in use here: the referral came in by {how} and no invoice carries a discount.",
+        )
+    if ref is None:
+        return Outcome(
+            status=Status.SKIP,
+            summary=f"No FirstPromoter referral, so no promoter campaign coupon to compare with the invoice's {used_text}.",
+            evidence=tuple(evidence),
+        )
+    pc = promoter_campaign(facts, ref)
+    if pc is None:
+        return Outcome(
+            status=Status.SKIP,
+            summary="The referral's promoter campaign was not found in FirstPromoter, so its tracking coupon is unknown.",
+            evidence=tuple(evidence),
+        )
+    name = campaign_name(pc, ref)
+    tracking = (pc.coupon or "").strip()
+    if not tracking:
+        others = _owners(facts, used, pc.id)
+        if others:
+            return Outcome(
+                status=Status.WARN,
+                summary=(
+                    f"The invoice used {used_text}, the tracking coupon of {campaign_name(others[0])}, not of "
+                    f"this referral's {name}: FirstPromoter may credit that promoter."
+                ),
+                evidence=tuple(evidence),
+                remediation="Check with the customer which promoter sent them; move the referral or the commission in FirstPromoter if needed.",
+            )
+        if by_coupon:
+            return Outcome(
+                status=Status.WARN,
+                summary=f"The referral came in by coupon, but {name} has no tracking coupon set now.",
+                evidence=tuple(evidence),
+                remediation=f"In FirstPromoter, set the Coupon Code field of {name} to the promoter's Stripe Coupon id.",
+            )
+        return Outcome(
+            status=Status.SKIP,
+            summary=(
+                f"Coupon tracking not in use for this referral: {name} has no tracking coupon, and the invoice's "
+                f"{used_text} is no promoter's tracking coupon."
+            ),
+            evidence=tuple(evidence),
+        )
+
+    evidence.append(Evidence(label="Tracking coupon (FirstPromoter)", value=f"{tracking} on {name}"))
+    tc = facts.stripe.tracking_coupon
+    if not tc.ok or tc.value is None or tc.value.value != tracking:
+        why = tc.skipped or "it was not looked up"
+        return Outcome(
+            status=Status.SKIP,
+            summary=f"The tracking coupon {tracking} was not looked up in Stripe ({why}).",
+            evidence=tuple(evidence),
+        )
+    found = tc.value
+    # a coupon problem decides this sale only when coupon tracking brought the referral in
+    severity = Status.FAIL if by_coupon else Status.WARN
+    not_decisive = "" if by_coupon else f" This referral came in by {ref.entry_source or 'another way'}, so it is not why this sale was missed."
+    cus = only_customer_id(facts)
+    if found.coupon is None:
+        if found.promotion_codes:
+            promo = found.promotion_codes[0]
+            coupon_id = promo.coupon_id or "(unknown)"
+            evidence.append(Evidence(label="Promotion code in Stripe", value=f"{promo.code} ({promo.id}) → coupon {coupon_id}", url=dash.promotion_code(promo.id)))
+            return Outcome(
+                status=severity,
+                summary=(
+                    f"{tracking} is a promotion code; its Coupon id is {coupon_id} — put that in the Coupon Code "
+                    f"field of {name}. FirstPromoter matches the Coupon id, not the code customers type.{not_decisive}"
+                ),
+                evidence=tuple(evidence),
+                remediation=(
+                    f"In FirstPromoter, edit {name} and set its Coupon Code (tracking coupon) field to {coupon_id}; "
+                    f"keep {promo.code} as the code the promoter shares. Then, for the sales already made, "
+                    + import_events_hint(cus) + "."
+                ),
+            )
+        return Outcome(
+            status=severity,
+            summary=(
+                f"{tracking}, the tracking coupon of {name}, is neither a Coupon id nor a promotion code in this "
+                f"Stripe account ({facts.stripe.key_mode or 'unknown'} mode).{not_decisive}"
+            ),
+            evidence=tuple(evidence),
+            remediation=(
+                f"In Stripe, open Product catalog → Coupons and copy the id of the promoter's coupon; set it as the "
+                f"Coupon Code of {name} in FirstPromoter."
+            ),
+        )
+
+    coupon = found.coupon
+    evidence.append(Evidence(label="Stripe Coupon", value=f"{coupon.id}" + (f' "{coupon.name}"' if coupon.name else ""), url=dash.coupon(coupon.id)))
+    described = f"{coupon.id}" + (f' ("{coupon.name}")' if coupon.name else "")
+    if inv is None:
+        return Outcome(
+            status=Status.PASS,
+            summary=(
+                f"The tracking coupon {described} of {name} is a Stripe Coupon id; no invoice carries a discount "
+                "to compare it with."
+            ),
+            evidence=tuple(evidence),
+        )
+    if coupon.id in used:
+        return Outcome(
+            status=Status.PASS,
+            summary=f"Invoice {inv.id} used coupon {described}, the tracking coupon of {name} (a Stripe Coupon id).",
+            evidence=tuple(evidence),
+        )
+    if by_coupon:
+        return Outcome(
+            status=Status.FAIL,
+            summary=(
+                f"Invoice {inv.id} used {used_text}, but the tracking coupon of {name} is {described}: "
+                "FirstPromoter cannot tie this sale to the promoter's coupon."
+            ),
+            evidence=tuple(evidence),
+            remediation=(
+                f"Make the promoter's checkout apply coupon {coupon.id} (through its promotion code), or set the "
+                f"Coupon Code of {name} in FirstPromoter to the coupon the customer actually got. Then "
+                + import_events_hint(cus) + "."
+            ),
+        )
+    others = _owners(facts, used, pc.id)
+    if others:
+        return Outcome(
+            status=Status.WARN,
+            summary=(
+                f"Invoice {inv.id} used {used_text}, the tracking coupon of {campaign_name(others[0])}, while this "
+                f"referral belongs to {name}: FirstPromoter may credit the other promoter."
+            ),
+            evidence=tuple(evidence),
+            remediation="Check with the customer which promoter sent them; move the referral or the commission in FirstPromoter if needed.",
+        )
+    return Outcome(
+        status=Status.PASS,
+        summary=(
+            f"The tracking coupon {described} of {name} is a Stripe Coupon id. The invoice's {used_text} is no "
+            f"promoter's tracking coupon, and the referral came in by {ref.entry_source or 'another way'}, so "
+            "coupon tracking does not decide this sale."
+        ),
+        evidence=tuple(evidence),
+    )
+
+
+@rule(
+    "coupon.unique",
+    title="Each promoter has their own tracking coupon",
+    order=100,
+    needs=("fp.referral", "fp.promoter_campaigns"),
+)
+def check_unique(facts: Facts) -> Outcome:
+    ref = found_referral(facts)
+    pc = promoter_campaign(facts, ref)
+    if pc is None or not (pc.coupon or "").strip():
+        why = "no referral" if ref is None else "the referral's promoter campaign has no tracking coupon"
+        return Outcome(status=Status.SKIP, summary=f"No tracking coupon to check ({why}).")
+    tracking = pc.coupon.strip()
+    name = campaign_name(pc, ref)
+    total = len(facts.fp.promoter_campaigns.value or ())
+    others = _owners(facts, [tracking], pc.id)
+    evidence = [Evidence(label="Tracking coupon", value=f"{tracking} on {name}")]
+    if not others:
+        return Outcome(
+            status=Status.PASS,
+            summary=f"The tracking coupon {tracking} belongs to {name} only (among {total} promoter campaigns).",
+            evidence=tuple(evidence),
+        )
+    evidence += [Evidence(label="Also set on", value=f"{campaign_name(o)}: {o.coupon}") for o in others]
+    inv = discounted_invoice(facts)
+    decisive = (ref is not None and ref.entry_source == "coupon") or any(
+        c.casefold() == tracking.casefold() for c in _invoice_coupons(inv)
+    )
+    listed = "; ".join(campaign_name(o) for o in others)
+    return Outcome(
+        status=Status.FAIL if decisive else Status.WARN,
+        summary=(
+            f"The tracking coupon {tracking} is set on {len(others) + 1} promoter campaigns: {name} and {listed}. "
+            "FirstPromoter cannot tell which promoter a sale with it belongs to."
+            + ("" if decisive else " This referral did not come in by that coupon, so it is not why this sale was missed.")
+        ),
+        evidence=tuple(evidence),
+        remediation=(
+            "Give every promoter campaign its own Stripe coupon: create one coupon per promoter in Stripe and "
+            f"set each one as the Coupon Code of one promoter campaign in FirstPromoter (change {listed}). "
+            "Campaign-wide coupons cannot be used for tracking."
+        ),
+    )

@@ -1,0 +1,258 @@
+"""Guide step "Matching Leads": FirstPromoter finds the lead for a Stripe payment by the customer's
+email (before the first payment), or by the referral's uid = the Stripe customer id or the
+customer's `metadata.fp_uid`.
+
+Stripe's email filter is case-sensitive, and one email can belong to several Stripe customers:
+both make the match uncertain, so they are warnings that name the customers.
+"""
+
+from __future__ import annotations
+
+from checks import money
+from checks.facts import Facts, StripeCustomer
+from checks.links import Dashboard
+from checks.model import Evidence, Outcome, Status
+from checks.registry import rule
+from checks.rules.payment import payments
+from checks.rules.referral import found_referral, import_events_hint
+
+
+def target_email(facts: Facts) -> str | None:
+    """The email FirstPromoter knows the person by: the referral's, else the one asked about."""
+    ref = found_referral(facts)
+    return (ref.email if ref and ref.email else None) or facts.query.email
+
+
+def customers_with_email(facts: Facts, email: str) -> list[StripeCustomer]:
+    """Stripe customers whose email equals `email` ignoring case, exact spellings first."""
+    found = [c for c in facts.stripe.customers.value or () if c.email and c.email.casefold() == email.casefold()]
+    return sorted(found, key=lambda c: c.email != email)
+
+
+def lead_doubts(facts: Facts) -> list[str]:
+    """Why FirstPromoter may not match the payment to this lead by email (for fp.commission)."""
+    email = target_email(facts)
+    if not email or not facts.stripe.customers.ok:
+        return []
+    found = customers_with_email(facts, email)
+    doubts = []
+    if len(found) > 1:
+        doubts.append(f"{len(found)} Stripe customers share {email}")
+    variants = [c for c in found if c.email != email]
+    if variants:
+        doubts.append(f"the Stripe email is spelled {variants[0].email}, the referral's {email}")
+    return doubts
+
+
+def _customer_ev(dash: Dashboard, c: StripeCustomer, note: str = "") -> Evidence:
+    value = f"{c.id} ({c.email or 'no email'})" + (f" {note}" if note else "")
+    return Evidence(label="Stripe customer", value=value, url=dash.customer(c.id, live=c.livemode))
+
+
+def _payer_notes(facts: Facts) -> dict[str, str]:
+    """customer id -> "paid in_… $29.00" for customers with a payment that collected money."""
+    notes: dict[str, str] = {}
+    for p in reversed(payments(facts)):
+        if p.customer and p.paid > 0 and p.customer not in notes:
+            notes[p.customer] = f"paid {p.id} {money.fmt(p.paid, p.currency)}"
+    return notes
+
+
+@rule(
+    "lead.email",
+    title="A Stripe customer carries the lead's email",
+    order=40,
+    needs=("stripe.customers",),
+)
+def check_email(facts: Facts) -> Outcome:
+    dash = Dashboard.of(facts)
+    ref = found_referral(facts)
+    email = target_email(facts)
+    customers = tuple(facts.stripe.customers.value or ())
+    evidence: list[Evidence] = []
+    if email:
+        source = "FirstPromoter referral's email" if ref and ref.email else "Email asked about"
+        evidence.append(Evidence(label=source, value=email))
+    if facts.fp.referral.error:
+        evidence.append(Evidence(label="Note", value="the FirstPromoter referral could not be read; compared with the email asked about"))
+    if not email:
+        return Outcome(
+            status=Status.SKIP,
+            summary=(
+                "No email to compare: no FirstPromoter referral was found and the query was not an email"
+                + (f"; Stripe customer {customers[0].id} has {customers[0].email or 'no email'}." if customers else ".")
+            ),
+            evidence=tuple(_customer_ev(dash, c) for c in customers),
+        )
+
+    found = customers_with_email(facts, email)
+    if not found:
+        other = facts.stripe.other_mode_customers
+        elsewhere = [
+            c for c in (other.value or () if other.ok else ()) if c.email and c.email.casefold() == email.casefold()
+        ]
+        if elsewhere:
+            mode = "live" if elsewhere[0].livemode else "test"
+            in_mode = f"{facts.stripe.key_mode} mode " if facts.stripe.key_mode else ""
+            return Outcome(
+                status=Status.SKIP,
+                summary=(
+                    f"No {in_mode}Stripe customer carries {email}; it exists only in {mode} mode "
+                    f"({', '.join(c.id for c in elsewhere)}): see stripe.mode."
+                ),
+                evidence=tuple(evidence) + tuple(_customer_ev(dash, c) for c in elsewhere),
+            )
+        linked = [c for c in customers if ref and ref.uid and ref.uid in (c.id, c.fp_uid)]
+        evidence += [_customer_ev(dash, c, f"(found by {c.match})") for c in customers]
+        if linked:
+            return Outcome(
+                status=Status.WARN,
+                summary=(
+                    f"No Stripe customer carries {email}, but {linked[0].id} ({linked[0].email or 'no email'}) is "
+                    "linked to the referral by uid, so FirstPromoter can still match it (see lead.uid)."
+                ),
+                evidence=tuple(evidence),
+                remediation=(
+                    f"To be safe, change the email of Stripe customer {linked[0].id} to {email}, or the referral's "
+                    "email in FirstPromoter to the one the customer paid with."
+                ),
+            )
+        seen = ""
+        if customers:
+            seen = " (the customers found by id or fp_uid have " + ", ".join(c.email or "no email" for c in customers) + ")"
+        return Outcome(
+            status=Status.FAIL,
+            summary=(
+                f"No Stripe customer carries {email}{seen}: the person probably paid under another email, so "
+                "FirstPromoter cannot match the payment to the lead."
+            ),
+            evidence=tuple(evidence),
+            remediation=(
+                "Find the Stripe customer this person paid as (search Stripe by name or card). Then either change "
+                f"that customer's email to {email} before further payments, or "
+                + import_events_hint(customers[0].id if len(customers) == 1 else None)
+                + " (or put the referral's uid in that customer's metadata as fp_uid)."
+            ),
+        )
+
+    payers = _payer_notes(facts)
+    variants = [c for c in found if c.email != email]
+    for c in found:
+        notes = []
+        if c.id in payers:
+            notes.append(payers[c.id])
+        if c.fp_uid:
+            notes.append(f"fp_uid {c.fp_uid}")
+        if c.email != email:
+            notes.append("email differs in letter case")
+        evidence.append(_customer_ev(dash, c, "; ".join(notes)))
+
+    if len(found) > 1:
+        described = []
+        for c in found:
+            bits = [payers[c.id]] if c.id in payers else ["no payment"]
+            if c.fp_uid:
+                bits.append(f"carries fp_uid {c.fp_uid}")
+            if c.email != email:
+                bits.append(f"spelled {c.email}")
+            described.append(f"{c.id} ({', '.join(bits)})")
+        payer = next((c for c in found if c.id in payers), None)
+        fix_uid = (
+            f"put the referral's uid ({ref.uid}) in the metadata of {payer.id} as fp_uid"
+            if payer and ref and ref.uid and not ref.uid.startswith("cus_")
+            else None
+        )
+        steps = [
+            f"make sure FirstPromoter links the customer who pays{f' ({payer.id})' if payer else ''}: "
+            + (fix_uid + ", or " if fix_uid else "")
+            + import_events_hint(payer.id if payer else None),
+            "then archive or clean up the duplicate customer so later payments are unambiguous",
+        ]
+        return Outcome(
+            status=Status.WARN,
+            summary=(
+                f"{len(found)} Stripe customers carry {email}: {'; '.join(described)}. FirstPromoter may match "
+                "the payment to the wrong one."
+            ),
+            evidence=tuple(evidence),
+            remediation=steps[0][0].upper() + steps[0][1:] + "; " + steps[1] + ".",
+        )
+    if variants:
+        c = variants[0]
+        return Outcome(
+            status=Status.WARN,
+            summary=(
+                f"Stripe customer {c.id} has {c.email}, the FirstPromoter referral has {email}: they differ only "
+                "in letter case, and Stripe's email matching is case-sensitive, so the lead may not be matched."
+            ),
+            evidence=tuple(evidence),
+            remediation=(
+                f"Make the two spellings identical: change the Stripe customer's email to {email} (or the "
+                f"referral's email to {c.email}). For payments already made, " + import_events_hint(c.id) + "."
+            ),
+        )
+    c = found[0]
+    return Outcome(
+        status=Status.PASS,
+        summary=f"Stripe customer {c.id} carries {email}, the same email as the FirstPromoter lead.",
+        evidence=tuple(evidence),
+    )
+
+
+@rule(
+    "lead.uid",
+    title="The referral's uid matches the Stripe customer",
+    order=50,
+    needs=("fp.referral", "stripe.customers"),
+)
+def check_uid(facts: Facts) -> Outcome:
+    ref = found_referral(facts)
+    if ref is None:
+        return Outcome(status=Status.SKIP, summary="No FirstPromoter referral, so no uid to compare (see fp.referral).")
+    if not ref.uid:
+        return Outcome(
+            status=Status.SKIP,
+            summary="The referral has no uid, so FirstPromoter matches it by email alone (see lead.email).",
+        )
+    dash = Dashboard.of(facts)
+    customers = tuple(facts.stripe.customers.value or ())
+    uid = ref.uid
+    evidence = [Evidence(label="Referral uid", value=uid)]
+    if not customers:
+        return Outcome(
+            status=Status.SKIP,
+            summary=f"No Stripe customer to compare the referral's uid {uid} with (see lead.email).",
+            evidence=tuple(evidence),
+        )
+    for c in customers:
+        evidence.append(_customer_ev(dash, c, f"fp_uid {c.fp_uid}" if c.fp_uid else "no fp_uid"))
+    by_id = next((c for c in customers if c.id == uid), None)
+    if by_id is not None:
+        return Outcome(
+            status=Status.PASS,
+            summary=f"The referral's uid {uid} is the Stripe customer id, so FirstPromoter matches its payments.",
+            evidence=tuple(evidence),
+        )
+    by_meta = next((c for c in customers if c.fp_uid == uid), None)
+    if by_meta is not None:
+        return Outcome(
+            status=Status.PASS,
+            summary=f"The referral's uid {uid} equals metadata.fp_uid of Stripe customer {by_meta.id}.",
+            evidence=tuple(evidence),
+        )
+    seen = "; ".join(f"{c.id} ({'fp_uid ' + c.fp_uid if c.fp_uid else 'no fp_uid'})" for c in customers)
+    target = customers[0].id if len(customers) == 1 else None
+    where = target or "the paying customer"
+    return Outcome(
+        status=Status.FAIL,
+        summary=(
+            f"The referral's uid {uid} is neither the Stripe customer id nor its metadata.fp_uid (seen: {seen}), "
+            "so FirstPromoter cannot match the payment by uid."
+        ),
+        evidence=tuple(evidence),
+        remediation=(
+            f"Either {import_events_hint(target)} (this also brings in the sales already made), or add "
+            f"fp_uid = {uid} to the metadata of Stripe customer {where} (Stripe → Customers → Metadata) so "
+            "later payments match."
+        ),
+    )
