@@ -437,3 +437,9 @@ def test_the_call_counter_is_thread_safe(reader, fp):
         t.join(timeout=20)
     assert not errors and not any(t.is_alive() for t in threads)
     assert reader.calls == len(fp.calls()) == 6 * 5 * 2
+
+
+def test_a_body_that_echoes_the_key_is_scrubbed(reader, fp):
+    fp.inject("/commissions", status=403, body={"message": f"token {KEY} lacks rights", "code": "forbidden"})
+    reason = failure(lambda: reader.commissions("x"))
+    assert reason == "FirstPromoter refused GET /commissions (403): token [redacted] lacks rights"
