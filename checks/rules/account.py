@@ -13,11 +13,10 @@ from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
 from checks.registry import rule
 
-FP_INTEGRATION = (
-    'In FirstPromoter open Settings → Integrations, scroll to "Integrations with third-parties" '
-    'and click "Update" under Stripe'
-)
-STRIPE_ACCOUNT_ID = 'In Stripe open Settings → Account details: the "Account ID" (acct_…)'
+# Where the guide says to look (our words): FirstPromoter's Stripe integration screen, Stripe's account id.
+FP_INTEGRATION_PATH = 'Settings → Integrations → "Integrations with third-parties" → "Update" under Stripe'
+FP_INTEGRATION = f"In FirstPromoter, open {FP_INTEGRATION_PATH}"
+STRIPE_ACCOUNT_PATH = "Settings → Account details → Account ID"
 
 
 @rule(
@@ -54,9 +53,10 @@ def check(facts: Facts) -> Outcome:
             ),
             evidence=tuple(evidence),
             remediation=(
-                f'{FP_INTEGRATION} and note the connected account ID. {STRIPE_ACCOUNT_ID} should read '
-                f"{acct.id}. If they differ, connect FirstPromoter to {acct.id}. "
-                "Set FPCHECK_EXPECTED_STRIPE_ACCOUNT to the connected account ID so fpcheck compares it for you."
+                f"{FP_INTEGRATION} and note the connected account ID. In Stripe, {STRIPE_ACCOUNT_PATH} of the "
+                f"account that takes the payments should be the same; fpcheck sees {acct.id}. If they differ, "
+                "reconnect FirstPromoter to the account that takes the payments. Then set "
+                "FPCHECK_EXPECTED_STRIPE_ACCOUNT to the connected account ID so fpcheck compares it for you."
             ),
         )
     evidence.append(Evidence(label="Account FirstPromoter is connected to (configured)", value=expected))
@@ -69,9 +69,10 @@ def check(facts: Facts) -> Outcome:
             ),
             evidence=tuple(evidence),
             remediation=(
-                f"{FP_INTEGRATION} and check the connected account ID. If it is {expected}, reconnect "
-                f"FirstPromoter to the Stripe account that takes the payments ({acct.id}; {STRIPE_ACCOUNT_ID}). "
-                f"If FirstPromoter is in fact connected to {acct.id}, correct FPCHECK_EXPECTED_STRIPE_ACCOUNT."
+                f"{FP_INTEGRATION} and read the connected account ID. If it is {expected}, reconnect the "
+                f"integration to the Stripe account that takes the payments: {acct.id} (in Stripe, "
+                f"{STRIPE_ACCOUNT_PATH}). If FirstPromoter is in fact connected to {acct.id}, correct "
+                "FPCHECK_EXPECTED_STRIPE_ACCOUNT instead."
             ),
         )
     return Outcome(

@@ -86,10 +86,10 @@ def check_id(facts: Facts) -> Outcome:
     used_text = ", ".join(describe_discount(d) for d in inv.discounts) if inv else ""
 
     if not by_coupon and inv is None:
-        how = ref.entry_source if ref and ref.entry_source else "no coupon"
+        how = f"the referral came in by {ref.entry_source}" if ref and ref.entry_source else "no referral came in by coupon"
         return Outcome(
             status=Status.SKIP,
-            summary=f"Coupon tracking not in use here: the referral came in by {how} and no invoice carries a discount.",
+            summary=f"Coupon tracking not in use here: {how} and no invoice carries a discount.",
         )
     if ref is None:
         return Outcome(

@@ -235,9 +235,13 @@ def check_uid(facts: Facts) -> Outcome:
         )
     by_meta = next((c for c in customers if c.fp_uid == uid), None)
     if by_meta is not None:
+        payers = _payer_notes(facts)
+        note = ""
+        if by_meta.id not in payers and payers:
+            note = f" (that customer has no payment; {', '.join(payers)} paid: see lead.email)"
         return Outcome(
             status=Status.PASS,
-            summary=f"The referral's uid {uid} equals metadata.fp_uid of Stripe customer {by_meta.id}.",
+            summary=f"The referral's uid {uid} equals metadata.fp_uid of Stripe customer {by_meta.id}{note}.",
             evidence=tuple(evidence),
         )
     seen = "; ".join(f"{c.id} ({'fp_uid ' + c.fp_uid if c.fp_uid else 'no fp_uid'})" for c in customers)
@@ -251,7 +255,7 @@ def check_uid(facts: Facts) -> Outcome:
         ),
         evidence=tuple(evidence),
         remediation=(
-            f"Either {import_events_hint(target)} (this also brings in the sales already made), or add "
+            f"Either {import_events_hint(target)}, or add "
             f"fp_uid = {uid} to the metadata of Stripe customer {where} (Stripe → Customers → Metadata) so "
             "later payments match."
         ),

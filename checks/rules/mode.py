@@ -12,7 +12,9 @@ from checks.facts import Facts, Mode
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
 from checks.registry import rule
-from checks.rules.account import FP_INTEGRATION
+from checks.rules.account import FP_INTEGRATION, FP_INTEGRATION_PATH
+
+FP_INTEGRATION_LC = f"in FirstPromoter open {FP_INTEGRATION_PATH}"
 
 
 def _other(mode: Mode) -> Mode:
@@ -66,7 +68,7 @@ def check(facts: Facts) -> Outcome:
             remediation=(
                 f"If your sales happen in {expected} mode, give fpcheck a {expected} key "
                 f"(STRIPE_API_KEY) and run again. If FirstPromoter should track {key_mode} mode instead, "
-                f'{FP_INTEGRATION}, disconnect and reconnect it in {key_mode} mode (it tracks one mode at '
+                f'{FP_INTEGRATION_LC}, disconnect and reconnect it in {key_mode} mode (it tracks one mode at '
                 "a time), or correct FPCHECK_EXPECTED_STRIPE_MODE."
             ),
         )
@@ -118,7 +120,7 @@ def check(facts: Facts) -> Outcome:
                 evidence=tuple(evidence),
                 remediation=(
                     f"If real sales happen in {other_mode} mode, connect FirstPromoter in {other_mode} mode: "
-                    f"{FP_INTEGRATION}, disconnect and reconnect Stripe in {other_mode} mode (it tracks one "
+                    f"{FP_INTEGRATION_LC}, disconnect and reconnect Stripe in {other_mode} mode (it tracks one "
                     f"mode at a time), then point fpcheck at a {other_mode} key. If you are testing in "
                     f"{fp_mode} mode, make the test purchase in {fp_mode} mode."
                 ),
@@ -140,7 +142,7 @@ def check(facts: Facts) -> Outcome:
             ),
             evidence=tuple(evidence),
             remediation=(
-                f'{FP_INTEGRATION}: a "test mode" badge means it tracks test mode only, otherwise live. '
+                f'{FP_INTEGRATION}: a "test mode" badge there means it tracks test mode only, otherwise live. '
                 f"It must be {key_mode} mode for these payments. Set FPCHECK_EXPECTED_STRIPE_MODE to that mode "
                 "so fpcheck compares it for you."
             ),

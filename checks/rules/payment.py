@@ -88,6 +88,11 @@ class Payment:
     def label(self) -> str:
         return f"{self.kind} {self.id}"
 
+    @property
+    def opening(self) -> str:
+        """The label at the start of a sentence."""
+        return f"{self.kind.capitalize()} {self.id}"
+
 
 def _ok(fetched) -> tuple:  # type: ignore[no-untyped-def]
     return tuple(fetched.value or ()) if fetched.ok else ()
@@ -142,6 +147,10 @@ def payments(facts: Facts) -> list[Payment]:
             )
         )
     return sorted(out, key=lambda p: p.when)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n or 'no'} {noun}{'' if n == 1 else 's'}"
 
 
 def payment_url(dash: Dashboard, p: Payment) -> str:
@@ -258,15 +267,14 @@ def judge_amount(p: Payment, dash: Dashboard) -> AmountVerdict:
                 _NO_FIX_ZERO,
                 ev,
             )
-    paid_text = f"{p.label} paid {money.fmt(p.paid, cur)} {when}"
+    cap = f"{p.opening} paid {money.fmt(p.paid, cur)} {when}"
     if p.paid == 0:
         return AmountVerdict(
             Status.FAIL,
-            f"{p.label.capitalize()} collected {money.fmt(0, cur)} {when}: FirstPromoter ignores $0 payments.",
+            f"{p.opening} collected {money.fmt(0, cur)} {when}: FirstPromoter ignores $0 payments.",
             _NO_FIX_ZERO,
         )
     minimum, against = _threshold(cur)
-    cap = paid_text[0].upper() + paid_text[1:]
     if minimum is None:
         return AmountVerdict(
             Status.WARN,
@@ -390,15 +398,12 @@ def check_exists(facts: Facts) -> Outcome:
         # name the latest payment that collected money (a $0 one only when there is nothing else)
         latest = next((p for p in reversed(found) if p.paid > 0), found[-1])
         amount = money.fmt(latest.paid, latest.currency)
-        zero = " (collected nothing: see payment.amount)" if latest.paid == 0 else ""
+        zero = ", collecting nothing (see payment.amount)" if latest.paid == 0 else ""
         n_inv = sum(1 for p in found if p.kind == "invoice")
-        n_ch = len(found) - n_inv
+        counts = f"{_count(n_inv, 'paid invoice')} and {_count(len(found) - n_inv, 'one-time charge')} for {customers}"
         return Outcome(
             status=Status.PASS,
-            summary=(
-                f"A payment happened: {latest.label} paid {amount} on {fmt_time(latest.when)}{zero} "
-                f"({n_inv} paid invoice(s), {n_ch} one-time charge(s) for {customers})."
-            ),
+            summary=f"A payment happened: {latest.label} paid {amount} on {fmt_time(latest.when)}{zero}; {counts}.",
             evidence=tuple(
                 Evidence(label=f"Paid {p.kind}", value=f"{p.id} {money.fmt(p.paid, p.currency)} on {fmt_time(p.when)}", url=payment_url(dash, p))
                 for p in reversed(found[-5:])
@@ -482,7 +487,7 @@ def check_timing(facts: Facts) -> Outcome:
     return Outcome(
         status=Status.PASS,
         summary=(
-            f"{p.label.capitalize()} was paid on {fmt_time(p.when)}, {fmt_age(age)}: more than the ~2 minutes "
+            f"{p.opening} was paid on {fmt_time(p.when)}, {fmt_age(age)}: more than the ~2 minutes "
             "FirstPromoter needs."
         ),
         evidence=evidence,

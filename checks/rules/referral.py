@@ -30,10 +30,7 @@ LEAD_STATES = {"signup", "active"}
 def import_events_hint(customer_id: str | None) -> str:
     """The guide's fix for a sale FirstPromoter missed.  A suggestion only: fpcheck never writes."""
     cus = customer_id or "the Stripe customer id (cus_…)"
-    return (
-        f'set the referral\'s uid to {cus} in FirstPromoter, then use "Import Stripe Events" on the '
-        "referral to import the sales it missed"
-    )
+    return f'set the referral\'s uid to {cus} in FirstPromoter and use "Import Stripe Events" on it to bring in the missed sales'
 
 
 def found_referral(facts: Facts) -> Referral | None:

@@ -1,0 +1,299 @@
+"""Small builders for a Facts snapshot by hand, and one snapshot per sandbox scenario.
+
+Every builder takes only what a test cares about; the rest gets plausible defaults.  Times are
+relative to NOW so a test reads "paid a day ago", not a timestamp.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from checks.facts import (
+    CheckConfig,
+    Commission,
+    Facts,
+    Fetch,
+    FPCampaign,
+    FPFacts,
+    FPPerson,
+    PromoterCampaign,
+    Query,
+    Referral,
+    ReferralCampaignLink,
+    ReferralLookup,
+    StripeAccount,
+    StripeCharge,
+    StripeCoupon,
+    StripeCustomer,
+    StripeDiscount,
+    StripeFacts,
+    StripeInvoice,
+    StripePromotionCode,
+    StripeSubscription,
+    TrackingCoupon,
+)
+from checks.model import Result
+from checks.registry import run
+from checks.sandbox import scenarios as sc
+
+NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+ACCOUNT = sc.STRIPE_ACCOUNT_ID
+
+PROMOTERS = {  # promoter campaign id -> (promoter id, name, email)
+    sc.PC_ANA: (2001, "Ana Promoter", "ana@promoters.example"),
+    sc.PC_BEN: (2002, "Ben Promoter", "ben@promoters.example"),
+    sc.PC_CLEO: (2003, "Cleo Promoter", "cleo@promoters.example"),
+    sc.PC_DAN: (2004, "Dan Promoter", "dan@promoters.example"),
+}
+MAIN_CAMPAIGN = FPCampaign(id=301, name="Main Campaign")
+
+
+# ---------------------------------------------------------------- Stripe objects
+
+
+def customer(id: str = "cus_A", email: str | None = "a@example.com", *, live: bool = False,
+             fp_uid: str | None = None, match: str = "exact", **kw: Any) -> StripeCustomer:
+    metadata = {"fp_uid": fp_uid} if fp_uid else {}
+    return StripeCustomer(id=id, email=email, livemode=live, created=NOW - 10 * DAY, metadata=metadata,
+                          match=match, **kw)  # type: ignore[arg-type]
+
+
+def coupon(id: str = "ANA20", *, name: str | None = None, percent_off: float | None = 20.0,
+           amount_off: int | None = None, currency: str | None = None) -> StripeCoupon:
+    return StripeCoupon(id=id, name=name, percent_off=percent_off, amount_off=amount_off, currency=currency, valid=True)
+
+
+def promo(code: str, coupon_id: str, id: str | None = None) -> StripePromotionCode:
+    return StripePromotionCode(id=id or f"promo_{code}", code=code, coupon_id=coupon_id)
+
+
+def discount(c: StripeCoupon, promotion_code: StripePromotionCode | None = None) -> StripeDiscount:
+    return StripeDiscount(id=f"di_{c.id}", coupon=c, promotion_code=promotion_code)
+
+
+def invoice(id: str = "in_A", customer: str = "cus_A", *, status: str = "paid", total: int = 2900,
+            subtotal: int | None = None, amount_paid: int | None = None, amount_due: int | None = None,
+            currency: str = "usd", paid_ago: timedelta | None = DAY, billing_reason: str = "subscription_create",
+            discounts: tuple[StripeDiscount, ...] = (), live: bool = False, subscription: str | None = None,
+            charge_ids: tuple[str, ...] = (), payment_intent_ids: tuple[str, ...] = ()) -> StripeInvoice:
+    """A paid $29.00 invoice from a day ago unless told otherwise."""
+    paid = status == "paid"
+    created = NOW - (paid_ago or DAY) - timedelta(minutes=1)
+    return StripeInvoice(
+        id=id, customer=customer, status=status, currency=currency,
+        amount_due=total if amount_due is None else amount_due,
+        amount_paid=(total if paid else 0) if amount_paid is None else amount_paid,
+        subtotal=total if subtotal is None else subtotal, total=total,
+        total_discount_amount=((subtotal or total) - total) if subtotal else 0,
+        billing_reason=billing_reason, livemode=live, created=created,
+        paid_at=NOW - paid_ago if paid and paid_ago is not None else None,
+        subscription_id=subscription, discounts=discounts, charge_ids=charge_ids,
+        payment_intent_ids=payment_intent_ids,
+    )
+
+
+def charge(id: str = "ch_A", customer: str = "cus_A", *, amount: int = 2900, currency: str = "usd",
+           status: str = "succeeded", refunded: int = 0, ago: timedelta = DAY, live: bool = False,
+           payment_intent: str | None = None) -> StripeCharge:
+    ok = status == "succeeded"
+    return StripeCharge(
+        id=id, customer=customer, amount=amount, amount_captured=amount if ok else 0, amount_refunded=refunded,
+        currency=currency, status=status, paid=ok, refunded=refunded >= amount and refunded > 0, livemode=live,
+        created=NOW - ago, payment_intent=payment_intent,
+    )
+
+
+def subscription(id: str = "sub_A", customer: str = "cus_A", *, status: str = "active",
+                 trial_end: datetime | None = None, live: bool = False) -> StripeSubscription:
+    return StripeSubscription(id=id, customer=customer, status=status, livemode=live, created=NOW - 2 * DAY,
+                              trial_end=trial_end)
+
+
+# ---------------------------------------------------------------- FirstPromoter objects
+
+
+def link(pc_id: int = sc.PC_ANA) -> ReferralCampaignLink:
+    pid, name, email = PROMOTERS.get(pc_id, (9000 + pc_id, f"Promoter {pc_id}", None))
+    return ReferralCampaignLink(id=pc_id, campaign_id=MAIN_CAMPAIGN.id, promoter_id=pid,
+                                promoter=FPPerson(id=pid, email=email, name=name), campaign=MAIN_CAMPAIGN)
+
+
+def referral(email: str | None = "a@example.com", *, state: str = "signup", uid: str | None = None,
+             pc: int = sc.PC_ANA, entry_source: str = "cookie", customer_since: datetime | None = None,
+             id: int = 5001) -> Referral:
+    if state == "active" and customer_since is None:
+        customer_since = NOW - 3 * DAY
+    return Referral(id=id, email=email, uid=uid, state=state, entry_source=entry_source,
+                    created_at=NOW - 10 * DAY, customer_since=customer_since, fraud_check="no_suspicion",
+                    is_expired=False, promoter_campaign=link(pc))
+
+
+def promoter_campaign(pc_id: int, coupon: str | None) -> PromoterCampaign:
+    pid, name, email = PROMOTERS.get(pc_id, (9000 + pc_id, f"Promoter {pc_id}", None))
+    return PromoterCampaign(id=pc_id, campaign_id=MAIN_CAMPAIGN.id, promoter_id=pid, state="accepted",
+                            coupon=coupon, promoter=FPPerson(id=pid, email=email, name=name), campaign=MAIN_CAMPAIGN)
+
+
+def sandbox_campaigns() -> tuple[PromoterCampaign, ...]:
+    return tuple(promoter_campaign(pc, c) for pc, c in sc.PROMOTER_CAMPAIGN_COUPONS.items())
+
+
+def commission(event_id: str, *, id: int = 7001, status: str = "approved", amount: int = 580) -> Commission:
+    return Commission(id=id, status=status, event_id=event_id, amount=amount, sale_amount=2900, unit="cash",
+                      created_at=NOW - DAY)
+
+
+# ---------------------------------------------------------------- the snapshot
+
+
+_UNSET: Any = object()
+
+
+def facts(
+    email: str | None = "a@example.com",
+    *,
+    customer_id: str | None = None,
+    customers: tuple[StripeCustomer, ...] | Fetch = (),
+    invoices: tuple[StripeInvoice, ...] | Fetch | None = None,
+    charges: tuple[StripeCharge, ...] | Fetch | None = None,
+    subscriptions: tuple[StripeSubscription, ...] | Fetch | None = None,
+    other_mode: tuple[StripeCustomer, ...] | Fetch | None = None,
+    tracking: TrackingCoupon | Fetch | None = None,
+    referral_: Referral | None | Fetch = _UNSET,
+    found_by: str = "email",
+    campaigns: tuple[PromoterCampaign, ...] | Fetch | None = None,
+    commissions: tuple[Commission, ...] | Fetch = (),
+    account: StripeAccount | Fetch | None = None,
+    key_mode: str | None = "test",
+    expected_account: str | None = ACCOUNT,
+    expected_mode: str | None = "test",
+    now: datetime = NOW,
+) -> Facts:
+    """A snapshot; by default a healthy-looking setup around `email` (expected account and mode set)."""
+
+    def f(v: Any) -> Fetch:
+        return v if isinstance(v, Fetch) else Fetch.of(v)
+
+    def money(v: Any) -> Fetch:
+        # as the gatherer does: no customer, so invoices, charges and subscriptions are not read
+        if v is None:
+            has_customers = isinstance(customers, Fetch) or bool(customers)
+            return Fetch.of(()) if has_customers else Fetch.not_read("no Stripe customer found")
+        return f(v)
+
+    if referral_ is _UNSET:
+        referral_ = referral(email)
+    if isinstance(referral_, Fetch):
+        ref_fetch = referral_
+    else:
+        tried = ("email",) if referral_ is not None else ("email", "search")
+        ref_fetch = Fetch.of(ReferralLookup(referral=referral_, found_by=found_by if referral_ else None, tried=tried))
+    stripe = StripeFacts(
+        key_mode=key_mode,  # type: ignore[arg-type]
+        account=f(account if account is not None else StripeAccount(id=ACCOUNT, name=sc.STRIPE_ACCOUNT_NAME)),
+        customers=f(customers),
+        invoices=money(invoices),
+        charges=money(charges),
+        subscriptions=money(subscriptions),
+        other_mode_customers=f(other_mode) if other_mode is not None else StripeFacts().other_mode_customers,
+        tracking_coupon=f(tracking) if tracking is not None else StripeFacts().tracking_coupon,
+    )
+    fp = FPFacts(
+        referral=ref_fetch,
+        promoter_campaigns=f(campaigns if campaigns is not None else sandbox_campaigns()),
+        commissions=f(commissions),
+    )
+    config = CheckConfig(expected_stripe_account=expected_account, expected_stripe_mode=expected_mode,  # type: ignore[arg-type]
+                         other_mode_configured=other_mode is not None)
+    return Facts(query=Query(raw=email or customer_id or "", email=email, customer_id=customer_id), now=now,
+                 config=config, stripe=stripe, fp=fp)
+
+
+def results(f: Facts) -> dict[str, Result]:
+    return {r.id: r for r in run(f)}
+
+
+def paid_customer(email: str = "a@example.com", cus: str = "cus_A", **kw: Any) -> dict[str, Any]:
+    """Keyword arguments for `facts`: one customer with one paid $29.00 invoice a day ago."""
+    return {"customers": (customer(cus, email),), "invoices": (invoice(f"in_{cus[4:]}", cus),), **kw}
+
+
+# ---------------------------------------------------------------- one snapshot per sandbox scenario
+
+
+def scenario_facts(name: str) -> Facts:
+    """The facts the readers would gather for a sandbox scenario (checks/sandbox/scenarios.py)."""
+    s = sc.by_name(name)
+    cus_id = s.stripe_customer_id
+    cus_email = s.stripe_email or s.email
+    customers: tuple[StripeCustomer, ...] = ()
+    invoices: tuple[StripeInvoice, ...] | None = None
+    charges: tuple[StripeCharge, ...] | None = None
+    subs: tuple[StripeSubscription, ...] | None = None
+    other: tuple[StripeCustomer, ...] | None = ()
+    tracking: TrackingCoupon | Fetch | None = None
+    pc_coupon = sc.PROMOTER_CAMPAIGN_COUPONS.get(s.promoter_campaign_id)
+    inv_id = f"in_{cus_id[4:]}" if cus_id else "in_none"
+    ch_id = f"ch_{cus_id[4:]}" if cus_id else "ch_none"
+    sub_id = f"sub_{cus_id[4:]}" if cus_id else "sub_none"
+
+    if cus_id and s.live_only:
+        other = (customer(cus_id, cus_email, live=True),)
+    elif cus_id:
+        match = "case_variant" if s.stripe_email else "exact"
+        customers = (customer(cus_id, cus_email, match=match),)
+        invoices = (invoice(inv_id, cus_id, subscription=sub_id, charge_ids=(ch_id,)),)
+        charges = (charge(ch_id, cus_id, payment_intent=f"pi_{cus_id[4:]}"),)
+        subs = (subscription(sub_id, cus_id),)
+
+    if name == "one-time":
+        invoices, subs = (), ()
+        charges = (charge("ch_DemoOneTime01", cus_id or ""),)
+    elif name == "duplicate-customers":
+        customers += (customer("cus_DemoDupeUid001", s.email, fp_uid="user_7731"),)
+    elif name == "no-payment":
+        invoices = (invoice(inv_id, cus_id or "", status="open", subscription=sub_id),)
+        charges = ()
+        subs = (subscription(sub_id, cus_id or "", status="past_due"),)
+    elif name == "trial":
+        invoices = (invoice(inv_id, cus_id or "", total=0, subscription=sub_id),)
+        charges = ()
+        subs = (subscription(sub_id, cus_id or "", status="trialing", trial_end=NOW + 14 * DAY),)
+    elif name == "full-coupon":
+        free = coupon("FREE100", name="Free forever", percent_off=100.0)
+        invoices = (invoice(inv_id, cus_id or "", total=0, subtotal=2900, discounts=(discount(free),)),)
+        charges = ()
+    elif name == "below-minimum":
+        invoices = (invoice(inv_id, cus_id or "", total=40, amount_paid=0),)
+        charges = ()
+    elif name == "too-early":
+        invoices = (invoice(inv_id, cus_id or "", paid_ago=timedelta(seconds=20), charge_ids=(ch_id,)),)
+        charges = (charge(ch_id, cus_id or "", ago=timedelta(seconds=25)),)
+    elif name == "promo-code-coupon":
+        z = coupon("Z4OV52SU", name="Partner 20% off")
+        p = promo("PARTNER20", "Z4OV52SU", id="promo_1Partner20")
+        invoices = (invoice(inv_id, cus_id or "", total=2320, subtotal=2900, discounts=(discount(z, p),),
+                            charge_ids=(ch_id,)),)
+        tracking = TrackingCoupon(value="PARTNER20", coupon=None, promotion_codes=(p,))
+    elif name == "shared-coupon":
+        shared = coupon("SHARED10", name="Shared 10%", percent_off=10.0)
+        invoices = (invoice(inv_id, cus_id or "", total=2610, subtotal=2900, discounts=(discount(shared),),
+                            charge_ids=(ch_id,)),)
+        tracking = TrackingCoupon(value="SHARED10", coupon=shared)
+    if tracking is None and pc_coupon and s.referral:
+        tracking = TrackingCoupon(value=pc_coupon, coupon=coupon(pc_coupon))
+    if tracking is None:
+        tracking = Fetch.not_read("the referral's promoter campaign has no tracking coupon")
+
+    ref: Referral | None = None
+    if s.referral:
+        ref = referral(s.email, state=s.referral_state, uid=s.referral_uid, pc=s.promoter_campaign_id,
+                       entry_source=s.entry_source)
+    commissions = (commission(s.commission_event_id),) if s.commission_event_id else ()
+    expected_account = s.env.get("FPCHECK_EXPECTED_STRIPE_ACCOUNT", ACCOUNT)
+    return facts(
+        s.email, customers=customers, invoices=invoices, charges=charges, subscriptions=subs, other_mode=other,
+        tracking=tracking, referral_=ref, commissions=commissions, expected_account=expected_account,
+    )
