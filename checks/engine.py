@@ -36,7 +36,12 @@ class Engine:
         assert s.stripe_api_key is not None and s.firstpromoter_api_key is not None
         stripe = StripeReader(s.stripe_api_key.get_secret_value(), s.stripe_api_base, timeout=s.fpcheck_timeout)
         other = (
-            StripeReader(s.stripe_other_mode_api_key.get_secret_value(), s.stripe_api_base, timeout=s.fpcheck_timeout)
+            StripeReader(
+                s.stripe_other_mode_api_key.get_secret_value(),
+                s.stripe_api_base,
+                timeout=s.fpcheck_timeout,
+                key_name="STRIPE_OTHER_MODE_API_KEY",
+            )
             if s.stripe_other_mode_api_key is not None
             else None
         )

@@ -135,6 +135,7 @@ class StandIn:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: avoid delayed-ACK stalls
 
             def log_message(self, *args: Any) -> None:  # keep test and demo output clean
                 pass
