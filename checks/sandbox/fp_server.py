@@ -17,13 +17,16 @@ Where the docs leave behaviour open, the choice is a constructor knob:
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
 
@@ -186,6 +189,14 @@ class FirstPromoterStandIn(StandIn):
         if self.rate_limit_per_minute is not None and self._over_limit(req.at):
             return Response(429, None)  # no Retry-After: none is documented
         return None
+
+    @staticmethod
+    def _send(h: BaseHTTPRequestHandler, resp: Response) -> None:
+        # The base writes headers and body separately; with Nagle on, a keep-alive client's delayed
+        # ACK adds ~40 ms to every request (the reader keeps its connection open).
+        with contextlib.suppress(OSError):
+            h.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        StandIn._send(h, resp)
 
     def _over_limit(self, at: float) -> bool:
         with self._lock:
