@@ -34,7 +34,14 @@ from checks.sandbox.scenarios import (
     by_name,
 )
 
-SPECS = Path(os.environ.get("FPCHECK_FP_SPECS", "/work/shared/reference/firstpromoter/openapi-v2"))
+# FirstPromoter's specs carry no licence, so they are read from the shared reference folder beside
+# the checkout (CI has it there) rather than copied into the repository.
+SPECS = Path(
+    os.environ.get(
+        "FPCHECK_FP_SPECS",
+        Path(__file__).resolve().parents[2] / "shared" / "reference" / "firstpromoter" / "openapi-v2",
+    )
+)
 NOW = 1_790_000_000.0  # a fixed "now" so timestamps are predictable
 DAY = 86_400.0
 AUTH = {"Authorization": f"Bearer {FP_API_KEY}", "ACCOUNT-ID": FP_ACCOUNT_ID}
