@@ -48,7 +48,7 @@ def discounted_invoice(facts: Facts) -> StripeInvoice | None:
     paid = [p.invoice for p in reversed(payments(facts)) if p.invoice is not None and p.invoice.discounts]
     if paid:
         return paid[0]
-    invoices = facts.stripe.invoices.value or () if facts.stripe.invoices.ok else ()
+    invoices = (facts.stripe.invoices.value or ()) if facts.stripe.invoices.ok else ()
     with_discount = sorted((i for i in invoices if i.discounts), key=lambda i: i.created, reverse=True)
     return with_discount[0] if with_discount else None
 
@@ -60,7 +60,7 @@ def _invoice_coupons(inv: StripeInvoice | None) -> list[str]:
 def _owners(facts: Facts, coupon_ids: list[str], exclude: int | None) -> list[PromoterCampaign]:
     """Other promoter campaigns whose tracking coupon is one of `coupon_ids`."""
     wanted = {c.casefold() for c in coupon_ids}
-    campaigns = facts.fp.promoter_campaigns.value or () if facts.fp.promoter_campaigns.ok else ()
+    campaigns = (facts.fp.promoter_campaigns.value or ()) if facts.fp.promoter_campaigns.ok else ()
     return [pc for pc in campaigns if pc.id != exclude and pc.coupon and pc.coupon.strip().casefold() in wanted]
 
 

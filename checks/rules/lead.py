@@ -89,7 +89,7 @@ def check_email(facts: Facts) -> Outcome:
     if not found:
         other = facts.stripe.other_mode_customers
         elsewhere = [
-            c for c in (other.value or () if other.ok else ()) if c.email and c.email.casefold() == email.casefold()
+            c for c in ((other.value or ()) if other.ok else ()) if c.email and c.email.casefold() == email.casefold()
         ]
         if elsewhere:
             mode = "live" if elsewhere[0].livemode else "test"

@@ -12,15 +12,18 @@ and commission rules.
 from __future__ import annotations
 
 import math
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 from checks import money
-from checks.facts import Facts, StripeCharge, StripeDiscount, StripeInvoice
+from checks.facts import Facts, Fetch, StripeCharge, StripeCoupon, StripeDiscount, StripeInvoice
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
 from checks.registry import rule
+
+T = TypeVar("T")
 
 TRACKING_DELAY = timedelta(minutes=2)  # "in about 2 minutes after the sale"
 NEEDS = ("stripe.customers", "stripe.invoices", "stripe.charges")
@@ -94,7 +97,8 @@ class Payment:
         return f"{self.kind.capitalize()} {self.id}"
 
 
-def _ok(fetched) -> tuple:  # type: ignore[no-untyped-def]
+def _ok(fetched: Fetch[tuple[T, ...]]) -> tuple[T, ...]:
+    """A list fact's items, or none when it was not read (the rule's `needs` handle errors)."""
     return tuple(fetched.value or ()) if fetched.ok else ()
 
 
@@ -102,7 +106,7 @@ def trialing_subscriptions(facts: Facts) -> set[str]:
     return {s.id for s in _ok(facts.stripe.subscriptions) if s.status == "trialing"}
 
 
-def is_trial_invoice(inv: StripeInvoice, trialing: set[str] = frozenset()) -> bool:  # type: ignore[assignment]
+def is_trial_invoice(inv: StripeInvoice, trialing: AbstractSet[str] = frozenset()) -> bool:
     """A $0 invoice from starting a subscription (a trial): nothing was bought yet."""
     if inv.subtotal != 0 or inv.total != 0:
         return False
@@ -162,19 +166,20 @@ def payment_url(dash: Dashboard, p: Payment) -> str:
 # ---------------------------------------------------------------- judging an amount
 
 
+def describe_coupon(c: StripeCoupon) -> str:
+    """'coupon FREE100 ("Free forever", 100% off)'."""
+    off = ""
+    if c.percent_off is not None:
+        off = f"{c.percent_off:g}% off"
+    elif c.amount_off is not None:
+        off = f"{money.fmt(c.amount_off, c.currency or '')} off"
+    details = ", ".join(x for x in (f'"{c.name}"' if c.name else "", off) if x)
+    return f"coupon {c.id}" + (f" ({details})" if details else "")
+
+
 def describe_discount(d: StripeDiscount) -> str:
-    """"coupon FREE100 ("Free forever", 100% off) via promotion code FREEMONTH (promo_…)"."""
-    c = d.coupon
-    if c is None:
-        text = f"discount {d.id}"
-    else:
-        off = ""
-        if c.percent_off is not None:
-            off = f"{c.percent_off:g}% off"
-        elif c.amount_off is not None:
-            off = f"{money.fmt(c.amount_off, c.currency or '')} off"
-        details = ", ".join(x for x in (f'"{c.name}"' if c.name else "", off) if x)
-        text = f"coupon {c.id}" + (f" ({details})" if details else "")
+    """'coupon FREE100 ("Free forever", 100% off) via promotion code FREEMONTH (promo_…)'."""
+    text = describe_coupon(d.coupon) if d.coupon is not None else f"discount {d.id}"
     if d.promotion_code is not None:
         text += f" via promotion code {d.promotion_code.code} ({d.promotion_code.id})"
     return text
@@ -184,7 +189,7 @@ def discount_evidence(dash: Dashboard, inv: StripeInvoice) -> list[Evidence]:
     ev: list[Evidence] = []
     for d in inv.discounts:
         if d.coupon is not None:
-            ev.append(Evidence(label="Coupon", value=describe_discount(d).split(" via ")[0], url=dash.coupon(d.coupon.id, live=inv.livemode)))
+            ev.append(Evidence(label="Coupon", value=describe_coupon(d.coupon), url=dash.coupon(d.coupon.id, live=inv.livemode)))
         if d.promotion_code is not None:
             ev.append(
                 Evidence(
