@@ -12,6 +12,7 @@ from checks.cache import Cache, MemoryCache
 from checks.facts import Facts, Query
 from checks.gather import Gatherer
 from checks.model import Report, verdict_for
+from checks.ratelimit import firstpromoter_bucket, stripe_bucket
 from checks.settings import Settings
 from checks.sources.firstpromoter import FirstPromoterReader
 from checks.sources.stripe import StripeReader
@@ -30,17 +31,27 @@ class Engine:
         settings.require_upstreams()
         self.settings = settings
         self.cache = cache if cache is not None else MemoryCache()
+        # shared by every run of this engine, so a burst of checks stays inside the upstream limits
+        self.stripe_limiter = stripe_bucket(settings.stripe_key_mode)
+        self.other_limiter = stripe_bucket("live" if settings.stripe_key_mode == "test" else "test")
+        self.fp_limiter = firstpromoter_bucket()
 
     def _readers(self) -> tuple[StripeReader, FirstPromoterReader, StripeReader | None]:
         s = self.settings
         assert s.stripe_api_key is not None and s.firstpromoter_api_key is not None
-        stripe = StripeReader(s.stripe_api_key.get_secret_value(), s.stripe_api_base, timeout=s.fpcheck_timeout)
+        stripe = StripeReader(
+            s.stripe_api_key.get_secret_value(),
+            s.stripe_api_base,
+            timeout=s.fpcheck_timeout,
+            limiter=self.stripe_limiter,
+        )
         other = (
             StripeReader(
                 s.stripe_other_mode_api_key.get_secret_value(),
                 s.stripe_api_base,
                 timeout=s.fpcheck_timeout,
                 key_name="STRIPE_OTHER_MODE_API_KEY",
+                limiter=self.other_limiter,
             )
             if s.stripe_other_mode_api_key is not None
             else None
@@ -50,6 +61,7 @@ class Engine:
             s.firstpromoter_account_id or "",
             s.firstpromoter_api_base,
             timeout=s.fpcheck_timeout,
+            limiter=self.fp_limiter,
         )
         return stripe, fp, other
 

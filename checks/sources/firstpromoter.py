@@ -31,6 +31,7 @@ import requests
 from pydantic import BaseModel, ValidationError
 
 from checks.facts import Commission, PromoterCampaign, Referral, ReferralLookup
+from checks.ratelimit import RateLimitWait, TokenBucket
 from checks.sources import SourceError
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class FirstPromoterReader:
         max_total_wait: float = 10.0,  # all waits of one call together stay under this
         per_page: int = 100,
         max_pages: int = 50,
+        limiter: TokenBucket | None = None,
     ) -> None:
         if not api_key:
             raise SourceError("FIRSTPROMOTER_API_KEY is not set")
@@ -102,6 +104,7 @@ class FirstPromoterReader:
         self._host = urlsplit(self.api_base).netloc or self.api_base
         self._calls = 0
         self._calls_lock = threading.Lock()
+        self._limiter = limiter
         self._session = _GetOnlySession()
         self._session.headers.update(
             {
@@ -240,6 +243,11 @@ class FirstPromoterReader:
         attempt = 0
         while True:
             attempt += 1
+            if self._limiter is not None:
+                try:
+                    self._limiter.acquire()
+                except RateLimitWait as exc:
+                    self._fail(f"fpcheck's own FirstPromoter rate limit is saturated ({exc}); try again shortly")
             with self._calls_lock:
                 self._calls += 1
             retry_after: float | None = None

@@ -20,6 +20,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -40,6 +41,7 @@ from checks.facts import (
     StripeSubscription,
     TrackingCoupon,
 )
+from checks.ratelimit import RateLimitWait, TokenBucket
 from checks.sources import SourceError
 
 log = logging.getLogger(__name__)
@@ -108,6 +110,7 @@ class StripeReader:
         backoff: float = 0.5,
         max_wait: float = 10.0,
         key_name: str = "STRIPE_API_KEY",
+        limiter: TokenBucket | None = None,
     ) -> None:
         if not api_key or not api_key.strip():
             raise SourceError(f"no Stripe API key is configured ({key_name} is empty)")
@@ -123,6 +126,7 @@ class StripeReader:
         self.search_warning: str | None = None
         self._calls = 0
         self._lock = threading.Lock()
+        self._limiter = limiter
         self._connect_timeout = min(CONNECT_TIMEOUT, timeout)
         self._http = _GetOnlyClient(self._count, timeout=(self._connect_timeout, timeout))
         self._client = stripe.StripeClient(
@@ -134,6 +138,12 @@ class StripeReader:
 
     # ------------------------------------------------------------------ bookkeeping
     def _count(self) -> None:
+        if self._limiter is not None:
+            try:
+                self._limiter.acquire()
+            except RateLimitWait as exc:
+                # a SourceError passes through the SDK untouched: no retry, a clear reason
+                raise SourceError(f"fpcheck's own Stripe rate limit is saturated ({exc}); try again shortly") from None
         with self._lock:
             self._calls += 1
 
@@ -181,14 +191,23 @@ class StripeReader:
                 match = "exact" if their == email else "case_variant"
                 found[raw["id"]] = self._parse("a Stripe customer", lambda r=raw, m=match: _customer(r, m))
 
-        for variant in dict.fromkeys((email, email.lower())):
-            add(self._pages("listing Stripe customers by email", self._client.v1.customers.list, {"email": variant}))
-        self.search_warning = None
-        try:
-            add(self._search(f"email:{_quote(email)}"))
-        except SourceError as exc:
-            self.search_warning = f"customer search was unavailable, so other letter cases may be missed: {exc}"
-            log.info("Stripe customer search unavailable: %s", exc)
+        # the lists and the search are independent: ask them at once
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="fpcheck-stripe") as pool:
+            lists = [
+                pool.submit(
+                    self._pages, "listing Stripe customers by email", self._client.v1.customers.list, {"email": v}
+                )
+                for v in dict.fromkeys((email, email.lower()))
+            ]
+            search = pool.submit(self._search, f"email:{_quote(email)}")
+            for fut in lists:
+                add(fut.result())
+            self.search_warning = None
+            try:
+                add(search.result())
+            except SourceError as exc:
+                self.search_warning = f"customer search was unavailable, so other letter cases may be missed: {exc}"
+                log.info("Stripe customer search unavailable: %s", exc)
         # exact matches first; within each group Stripe's order (newest first)
         return tuple(sorted(found.values(), key=lambda c: c.match != "exact"))
 
@@ -232,13 +251,18 @@ class StripeReader:
         value = value.strip()
         if not value:
             raise SourceError("there is no coupon value to look up")
-        got = self._maybe(f"looking up coupon {value!r}", lambda: self._client.v1.coupons.retrieve(value))
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="fpcheck-stripe") as pool:
+            got_f = pool.submit(
+                self._maybe, f"looking up coupon {value!r}", lambda: self._client.v1.coupons.retrieve(value)
+            )
+            raws_f = pool.submit(
+                self._pages,
+                f"looking up promotion code {value!r}",
+                self._client.v1.promotion_codes.list,
+                {"code": value, "expand": ["data.promotion.coupon"]},
+            )
+            got, raws = got_f.result(), raws_f.result()
         coupon = self._parse("a Stripe coupon", lambda: _coupon(_plain(got))) if got is not None else None
-        raws = self._pages(
-            f"looking up promotion code {value!r}",
-            self._client.v1.promotion_codes.list,
-            {"code": value, "expand": ["data.promotion.coupon"]},
-        )
         promos = tuple(self._parse("a Stripe promotion code", lambda r=r: _promotion_code(r)) for r in raws)
         return TrackingCoupon(value=value, coupon=coupon, promotion_codes=promos)
 
