@@ -348,7 +348,7 @@ class Bot:
             if isinstance(exc, SlackApiError)
             else type(exc).__name__
         )
-        log.exception("fpcheck %s run failed, ref %s: %s", via, ref, reason)
+        log.exception("fpcheck %s run failed, ref %s: %s (%s)", via, ref, reason, str(exc)[:300])
         audit.record(
             ref=ref,
             via=via,
@@ -363,12 +363,19 @@ class Bot:
         )
 
 
+class DeliveryError(RuntimeError):
+    """Slack would not take a message through a response_url."""
+
+
 def _respond_checked(respond: Callable[..., Any], **kwargs: Any) -> None:
     """respond() does not raise when Slack refuses (expired or used-up response_url): check."""
     resp = respond(**kwargs)
     status = getattr(resp, "status_code", None)
     if status != 200:
-        raise RuntimeError(f"Slack refused the response_url message (HTTP {status})")
+        raise DeliveryError(
+            f"Slack refused the message sent to the command's response_url (HTTP {status}); "
+            "a response_url expires after 30 minutes or 5 uses"
+        )
 
 
 def _fallback_note(channel: str | None, error: str) -> str:

@@ -43,17 +43,17 @@ class SlackStandIn:
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> message
         self.not_member: dict[str, str] = {}  # channel -> error chat.postMessage answers there
         self.response_status = 200  # what response_url answers (404 plays an expired url)
-        self._errors: dict[str, list[str]] = defaultdict(list)  # method -> queued Slack errors
+        self._errors: dict[str, list[str | None]] = defaultdict(list)  # method -> queued Slack errors
         self._rate_limits: dict[str, list[int]] = defaultdict(list)  # method -> queued Retry-After
         self._cond = threading.Condition()
         self._ts = 1_700_000_000
         self._server: ThreadingHTTPServer | None = None
 
     # ------------------------------------------------------------------ control
-    def fail(self, method: str, error: str, times: int = 1) -> None:
-        """The next `times` calls to `method` answer `{"ok": false, "error": error}`."""
+    def fail(self, method: str, error: str, times: int = 1, after: int = 0) -> None:
+        """After `after` good calls, the next `times` calls to `method` answer `{"ok": false, "error": error}`."""
         with self._cond:
-            self._errors[method].extend([error] * times)
+            self._errors[method].extend([None] * after + [error] * times)
 
     def rate_limit(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         """The next `times` calls to `method` answer HTTP 429 with this Retry-After."""
