@@ -12,9 +12,14 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from pydantic import TypeAdapter
+
 
 class Cache(Protocol):
-    def get_or_load(self, key: str, load: Callable[[], Any], ttl: float) -> Any: ...
+    def get_or_load(self, key: str, load: Callable[[], Any], ttl: float, kind: Any = Any) -> Any:
+        """The cached value of `key`, or `load()`'s (kept for `ttl` seconds).  `kind` is the
+        value's type, for caches that store values outside the process."""
+        ...
 
 
 class MemoryCache:
@@ -32,7 +37,7 @@ class MemoryCache:
             return True, hit[1]
         return False, None
 
-    def get_or_load(self, key: str, load: Callable[[], Any], ttl: float) -> Any:
+    def get_or_load(self, key: str, load: Callable[[], Any], ttl: float, kind: Any = Any) -> Any:
         if ttl <= 0:
             return load()
         ok, value = self._fresh(key)
@@ -54,3 +59,60 @@ class MemoryCache:
     def clear(self) -> None:
         with self._guard:
             self._data.clear()
+
+
+class RedisCache:
+    """The same contract, shared by every replica through Redis (`FPCHECK_REDIS_URL`).
+
+    Values are stored as JSON of their pydantic type (never pickled); single flight across
+    replicas uses a short `SET NX` lock, and a waiter that outlives it loads the value itself.
+    """
+
+    def __init__(self, client: Any, prefix: str = "fpcheck:cache:", lock_ttl: float = 10.0) -> None:
+        self.r = client
+        self.prefix = prefix
+        self.lock_ttl = lock_ttl
+
+    def _get(self, key: str, adapter: TypeAdapter[Any]) -> tuple[bool, Any]:
+        raw = self.r.get(self.prefix + key)
+        if raw is None:
+            return False, None
+        try:
+            return True, adapter.validate_json(raw)
+        except ValueError:  # written by another version: treat as a miss
+            return False, None
+
+    def get_or_load(self, key: str, load: Callable[[], Any], ttl: float, kind: Any = Any) -> Any:
+        if ttl <= 0:
+            return load()
+        adapter: TypeAdapter[Any] = TypeAdapter(kind)
+        ok, value = self._get(key, adapter)
+        if ok:
+            return value
+        lock = f"{self.prefix}lock:{key}"
+        if not self.r.set(lock, "1", nx=True, px=int(self.lock_ttl * 1000)):
+            deadline = time.monotonic() + self.lock_ttl
+            while time.monotonic() < deadline:  # bounded: another replica is loading it
+                time.sleep(0.05)
+                ok, value = self._get(key, adapter)
+                if ok:
+                    return value
+        try:
+            value = load()
+            self.r.set(self.prefix + key, adapter.dump_json(value), px=max(1, int(ttl * 1000)))
+            return value
+        finally:
+            self.r.delete(lock)
+
+
+def redis_client(url: str) -> Any:
+    import redis  # only replicas sharing state need it at run time
+
+    # short timeouts: a slow Redis must not hold a Slack command past its deadline
+    return redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+
+
+def cache_from_settings(settings: Any) -> Cache:
+    """Redis when FPCHECK_REDIS_URL is set (replicas share one cache), else this process's memory."""
+    url = getattr(settings, "fpcheck_redis_url", None)
+    return RedisCache(redis_client(url)) if url else MemoryCache()

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from checks import registry
-from checks.cache import Cache, MemoryCache
+from checks.cache import Cache, cache_from_settings
 from checks.facts import Facts, Query
 from checks.gather import Gatherer
 from checks.model import Report, verdict_for
@@ -30,7 +30,7 @@ class Engine:
     def __init__(self, settings: Settings, cache: Cache | None = None) -> None:
         settings.require_upstreams()
         self.settings = settings
-        self.cache = cache if cache is not None else MemoryCache()
+        self.cache = cache if cache is not None else cache_from_settings(settings)
         # shared by every run of this engine, so a burst of checks stays inside the upstream limits
         self.stripe_limiter = stripe_bucket(settings.stripe_key_mode)
         self.other_limiter = stripe_bucket("live" if settings.stripe_key_mode == "test" else "test")

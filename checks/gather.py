@@ -30,8 +30,10 @@ from checks.facts import (
     PromoterCampaign,
     Query,
     ReferralLookup,
+    StripeAccount,
     StripeCustomer,
     StripeFacts,
+    TrackingCoupon,
 )
 from checks.sources import SourceError
 from checks.sources.firstpromoter import FirstPromoterReader
@@ -84,14 +86,16 @@ class Gatherer:
             log.exception("unexpected error while reading upstream data")
             return Fetch.failed(f"unexpected error ({type(exc).__name__}); see the log")
 
-    def _cached(self, key: str, load: Callable[[], T]) -> T:
-        return self.cache.get_or_load(f"{self.scope}:{key}", load, self.ttl)
+    def _cached(self, key: str, kind: Any, load: Callable[[], T]) -> T:
+        return self.cache.get_or_load(f"{self.scope}:{key}", load, self.ttl, kind)
 
     # ------------------------------------------------------------------ the plan
     def gather(self, query: Query) -> Facts:
         now = datetime.now(UTC)
-        account_f = self._submit(self._cached, "stripe.account", self.stripe.account)
-        campaigns_f = self._submit(self._cached, "fp.promoter_campaigns", self.fp.promoter_campaigns)
+        account_f = self._submit(self._cached, "stripe.account", StripeAccount, self.stripe.account)
+        campaigns_f = self._submit(
+            self._cached, "fp.promoter_campaigns", tuple[PromoterCampaign, ...], self.fp.promoter_campaigns
+        )
 
         # 1. who is this?  The Stripe customers and the email to look up in FirstPromoter.
         email = query.email
@@ -132,7 +136,12 @@ class Gatherer:
         coupon_value = _tracking_coupon_value(referral, campaigns)
         tracking = (
             self._result(
-                self._submit(self._cached, f"stripe.coupon:{coupon_value}", lambda: self.stripe.tracking_coupon(coupon_value))
+                self._submit(
+                    self._cached,
+                    f"stripe.coupon:{coupon_value}",
+                    TrackingCoupon,
+                    lambda: self.stripe.tracking_coupon(coupon_value),
+                )
             )
             if coupon_value
             else Fetch.not_read("the referral's promoter campaign has no tracking coupon")

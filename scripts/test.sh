@@ -3,6 +3,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# the replica tests run against a real Redis server on 127.0.0.1 (started by the tests themselves)
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "redis-server is needed for the tests: install it (Debian/Ubuntu: apt-get install redis-server)" >&2
+    exit 1
+  fi
+fi
 .venv/bin/ruff check .
 # exit 5 means pytest collected nothing: that is a failure here, never a pass
 .venv/bin/python -m pytest "$@"
