@@ -144,6 +144,7 @@ def run_socket_mode(app: App, app_token: str) -> int:
     try:
         handler.connect()
     except SlackApiError as exc:
+        handler.close()
         raise ConfigError(
             f"Slack rejected SLACK_APP_TOKEN ({exc.response.get('error')}): generate an app-level token "
             "with the connections:write scope under Basic Information, and check Socket Mode is on"
@@ -164,20 +165,24 @@ def run_socket_mode(app: App, app_token: str) -> int:
 
 
 def setup_logging() -> None:
-    """Logs on stderr; the audit trail (one JSON object per line) on stdout."""
+    """Logs on stderr; the audit trail (one JSON object per line) on stdout.
+
+    Only when nobody configured logging yet (a test runner or an embedding program may have):
+    then the audit lines simply go wherever the other log lines go.
+    """
     root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
-        root.setLevel(logging.INFO)
+    if root.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
     audit = logging.getLogger("fpcheck.audit")
-    if not audit.handlers:
-        out = logging.StreamHandler(sys.stdout)
-        out.setFormatter(logging.Formatter("%(message)s"))
-        audit.addHandler(out)
-        audit.setLevel(logging.INFO)
-        audit.propagate = False
+    out = logging.StreamHandler(sys.stdout)
+    out.setFormatter(logging.Formatter("%(message)s"))
+    audit.addHandler(out)
+    audit.setLevel(logging.INFO)
+    audit.propagate = False
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
