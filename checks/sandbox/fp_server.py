@@ -174,6 +174,10 @@ class FirstPromoterStandIn(StandIn):
         """Answer 403 (the documented body) on matching paths, as a key without rights would get."""
         self.forbidden.append(re.compile(path_regex))
 
+    def clear_faults(self) -> None:
+        super().clear_faults()
+        self.forbidden.clear()
+
     def authorize(self, req: Request) -> Response | None:
         auth = req.headers.get("authorization", "")
         scheme, _, key = auth.partition(" ")
