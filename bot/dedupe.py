@@ -3,16 +3,19 @@
 Slack retries an event up to three times (at once, ~1 min, ~5 min later) when it thinks the first
 delivery failed, so ids are kept for at least ten minutes.  The in-memory store is per process;
 several processes (or several Socket Mode connections) need a shared store: anything with
-`first_time(key) -> bool` will do, e.g. Redis `SET key 1 NX EX ttl`.
+`first_time(key) -> bool` will do.  `RedisSeenStore` is that store (`FPCHECK_REDIS_URL`).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
+
+log = logging.getLogger("fpcheck.slack")
 
 MIN_TTL = 600.0  # seconds: Slack's last retry comes about five minutes after the first try
 
@@ -64,3 +67,23 @@ class MemorySeenStore:
             if expiry > now:
                 break
             del self._seen[key]
+
+
+class RedisSeenStore:
+    """Shared by every process and replica: `SET key 1 NX EX ttl` is atomic, so exactly one
+    delivery of an event id wins.  If Redis cannot answer, the event is handled (answering a
+    retry twice is better than never answering)."""
+
+    def __init__(self, client: Any, ttl: float = MIN_TTL, prefix: str = "fpcheck:slack-event:") -> None:
+        if ttl < MIN_TTL:
+            raise ValueError(f"ttl must be at least {MIN_TTL:.0f} s: Slack retries for about five minutes")
+        self.r = client
+        self.ttl = ttl
+        self.prefix = prefix
+
+    def first_time(self, key: str) -> bool:
+        try:
+            return bool(self.r.set(self.prefix + key, "1", nx=True, ex=int(self.ttl)))
+        except Exception as exc:  # redis.RedisError, OSError: Redis is down or slow
+            log.warning("event dedupe: Redis did not answer (%s); handling event %s", type(exc).__name__, key)
+            return True

@@ -15,7 +15,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.error import URLError
 
 from slack_bolt import App
@@ -24,6 +24,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.app import REQUIRED_SCOPES, Checker, build_app, make_client
+from bot.dedupe import MemorySeenStore, RedisSeenStore, SeenStore
 from bot.slack_settings import SlackSettings, load_slack_settings
 from checks.settings import ConfigError, load_settings
 
@@ -109,7 +110,8 @@ def run_http(sock: socket.socket, make_wsgi: Callable[[], WSGIApp]) -> int:
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            # one worker: the in-memory event dedupe is per process (see bot/dedupe.py)
+            # one worker process, threads for concurrency: without FPCHECK_REDIS_URL the event
+            # dedupe is per process (bot/dedupe.py); replicas behind a load balancer need Redis
             options = {
                 "bind": [f"fd://{sock.fileno()}"],
                 "workers": 1,
@@ -198,24 +200,43 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def prepare(
-    args: argparse.Namespace,
-) -> tuple[SlackSettings, Checker, WebClient, dict[str, Any]]:
+class Prepared(NamedTuple):
+    slack: SlackSettings
+    engine: Checker
+    client: WebClient
+    seen: SeenStore
+    identity: dict[str, Any]
+
+
+def prepare() -> Prepared:
+    from checks.cache import redis_client
     from checks.engine import Engine
 
     slack = load_slack_settings()
     slack.require_transport()
-    engine = Engine(load_settings())  # raises ConfigError naming missing Stripe/FirstPromoter settings
+    settings = load_settings()
+    seen: SeenStore = MemorySeenStore()
+    if settings.fpcheck_redis_url:
+        # replicas share the event dedupe as they share the engine's cache
+        try:
+            redis = redis_client(settings.fpcheck_redis_url)
+            redis.ping()
+        except ValueError:  # redis-py refuses the URL (never echoed: it may hold a password)
+            raise ConfigError("FPCHECK_REDIS_URL: must start with redis://, rediss:// or unix://") from None
+        except Exception as exc:  # redis.ConnectionError, TimeoutError
+            raise ConfigError(f"cannot reach Redis at FPCHECK_REDIS_URL ({type(exc).__name__})") from None
+        seen = RedisSeenStore(redis)
+    engine = Engine(settings)  # raises ConfigError naming missing Stripe/FirstPromoter settings
     client = make_client(slack)
     identity = preflight(client)
-    return slack, engine, client, identity
+    return Prepared(slack, engine, client, seen, identity)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
     try:
-        slack, engine, client, identity = prepare(args)
+        slack, engine, client, seen, identity = prepare()
         if args.check:
             print(
                 f"fpcheck serve: configuration ok; bot {identity.get('user')} in workspace {identity.get('team')}, "
@@ -223,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 0
         if slack.mode == "socket":
-            app = build_app(slack, engine, client)
+            app = build_app(slack, engine, client, seen=seen)
             return run_socket_mode(app, slack.app_token() or "")
         port = slack.port if args.port is None else args.port
         sock = bind(args.host, port)
@@ -231,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info(
             "fpcheck: HTTP on http://%s:%d%s (health check %s)", host, real_port, EVENTS_PATH, HEALTH_PATH
         )
-        return run_http(sock, lambda: wsgi_app(build_app(slack, engine, client)))
+        return run_http(sock, lambda: wsgi_app(build_app(slack, engine, client, seen=seen)))
     except ConfigError as exc:
         print(f"fpcheck serve: {exc}", file=sys.stderr)
         return 2

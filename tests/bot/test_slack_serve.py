@@ -252,3 +252,16 @@ def test_http_mode_under_gunicorn(env, slack, tmp_path) -> None:
     everything = "".join(seen) + "".join(err_lines.queue)
     for secret in (BOT_TOKEN, SIGNING_SECRET):
         assert secret not in everything
+
+
+def test_redis_url_is_checked_at_start_up(env, capsys, monkeypatch, redis_url) -> None:
+    monkeypatch.setenv("FPCHECK_REDIS_URL", "http://user:hunter2@127.0.0.1:9")
+    code, _, err = serve(capsys, "--check")
+    assert code == 2 and "FPCHECK_REDIS_URL: must start with redis://" in one_line(err)
+    assert "hunter2" not in err
+    monkeypatch.setenv("FPCHECK_REDIS_URL", "redis://:hunter2@127.0.0.1:9/0")
+    code, _, err = serve(capsys, "--check")
+    assert code == 2 and "cannot reach Redis at FPCHECK_REDIS_URL" in one_line(err)
+    assert "hunter2" not in err
+    monkeypatch.setenv("FPCHECK_REDIS_URL", redis_url)
+    assert serve(capsys, "--check")[0] == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 
 import pytest
 
@@ -201,3 +202,29 @@ def test_mention_text() -> None:
     assert parse_mention_text("<@UFPCHECKBOT>").problem is None  # bare mention: usage
     two = parse_mention_text("<@UFPCHECKBOT> a@example.com or b@example.com")
     assert two.query is None and two.problem
+
+
+# ---------------------------------------------------------------- dedupe shared through Redis
+
+
+def test_redis_store_is_shared_between_replicas(redis_url: str) -> None:
+    from bot.dedupe import RedisSeenStore
+    from checks.cache import redis_client
+
+    prefix = f"fpcheck:test:{time.monotonic_ns()}:"
+    one = RedisSeenStore(redis_client(redis_url), prefix=prefix)
+    two = RedisSeenStore(redis_client(redis_url), prefix=prefix)  # another process, same Redis
+    assert one.first_time("Ev1")
+    assert not two.first_time("Ev1") and not one.first_time("Ev1")
+    assert two.first_time("Ev2")
+    assert 590 <= redis_client(redis_url).ttl(prefix + "Ev1") <= 600
+
+
+def test_redis_store_handles_the_event_when_redis_is_down(caplog: pytest.LogCaptureFixture) -> None:
+    from bot.dedupe import RedisSeenStore
+    from checks.cache import redis_client
+
+    down = RedisSeenStore(redis_client("redis://127.0.0.1:9/0"))
+    with caplog.at_level(logging.WARNING):
+        assert down.first_time("Ev1") and down.first_time("Ev1")
+    assert "Redis did not answer" in caplog.text
