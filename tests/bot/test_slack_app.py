@@ -9,7 +9,7 @@ import re
 import time
 
 import pytest
-from conftest import BOT_TOKEN, SIGNING_SECRET, Harness, all_text, button_payload, mention
+from slack_harness import BOT_TOKEN, SIGNING_SECRET, Harness, all_text, button_payload, mention
 from stand_ins.slack_api import BOT_USER_ID
 
 from bot.listeners import USAGE
@@ -224,6 +224,21 @@ def test_run_again_on_the_private_report_replaces_it_through_response_url(bot: H
     assert "run again by <@U0ALICE>" in all_text(second.params["blocks"])
     bot.drain()
     assert "chat.update" not in bot.slack.methods()
+
+
+def test_run_again_under_a_mention_updates_only_the_report(bot: Harness) -> None:
+    parent = bot.slack.add_message("C0ESCALATE", "customer escalation")  # a person's message
+    bot.event(mention("too-early@example.com", channel="C0ESCALATE", ts=parent))
+    bot.slack.wait_for("chat.postMessage", 1)
+    (((channel, ts), message),) = [(k, m) for k, m in bot.slack.messages.items() if m.get("thread_ts")]
+    bot.action(
+        button_payload(message, channel=channel, user="U0BOB", response_url=bot.slack.response_url("b"))
+    )
+    (update,) = bot.slack.wait_for("chat.update", 1)
+    assert update.params["ts"] == ts
+    bot.drain()
+    assert bot.slack.methods().count("chat.update") == 1  # never the person's message
+    assert "response_url" not in bot.slack.methods()
 
 
 def test_allow_lists_deny_and_say_who_may(make_harness, clean_sandbox, caplog) -> None:

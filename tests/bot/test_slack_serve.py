@@ -15,8 +15,8 @@ import urllib.request
 from urllib.parse import urlencode
 
 import pytest
-from conftest import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, event_envelope, mention, signed_headers
 from slack_bolt.adapter.socket_mode.internals import run_bolt_app
+from slack_harness import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, event_envelope, mention, signed_headers
 from slack_sdk.socket_mode.request import SocketModeRequest
 from stand_ins.slack_api import TEAM_ID, SlackStandIn
 
