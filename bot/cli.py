@@ -94,11 +94,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if argv[:1] == ["serve"]:
+    if argv[:1] == ["serve"]:  # serve sets up its own logging (audit lines to stdout)
         from bot.serve import main as serve
 
         return serve(argv[1:])
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
     handlers = {"check": cmd_check, "checks": cmd_checks, "demo": cmd_demo}
     try:

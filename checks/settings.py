@@ -65,6 +65,9 @@ class Settings(BaseSettings):
         main, other = self.stripe_key_mode, key_mode(self._secret(self.stripe_other_mode_api_key))
         if main and other and main == other:
             raise ValueError(f"STRIPE_OTHER_MODE_API_KEY must be a {'test' if main == 'live' else 'live'} key")
+        url = self.fpcheck_redis_url
+        if url and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("FPCHECK_REDIS_URL: must start with redis://, rediss:// or unix://")
         acct = self.fpcheck_expected_stripe_account
         if acct and not re.match(r"^acct_[A-Za-z0-9]+$", acct):
             raise ValueError("FPCHECK_EXPECTED_STRIPE_ACCOUNT must look like acct_1AbC...")
