@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from checks.settings import ConfigError
+from checks.settings import ConfigError, config_error
 
 DEFAULT_SLACK_API_BASE_URL = "https://slack.com/api/"
 _ID = re.compile(r"^[A-Z0-9]{2,32}$")  # Slack ids: C0123ABC, G..., D..., U..., W...
@@ -129,8 +129,4 @@ def load_slack_settings(**overrides: object) -> SlackSettings:
     try:
         return SlackSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
-        msg = first.get("msg", "invalid").removeprefix("Value error, ")
-        # never echo the offending value: it may be a token
-        raise ConfigError(f"{where.upper()}: {msg}") from None
+        raise config_error(exc) from None

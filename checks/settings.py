@@ -103,13 +103,18 @@ class Settings(BaseSettings):
             raise ConfigError(f"missing setting(s): {', '.join(missing)} (see README, Configuration)")
 
 
+def config_error(exc: ValidationError) -> ConfigError:
+    """The first problem of a settings ValidationError as one line naming the setting.  The
+    offending value is never echoed: it may be a secret."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ())).upper()
+    msg = first.get("msg", "invalid").removeprefix("Value error, ")
+    return ConfigError(f"{where}: {msg}" if where else msg)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment (and .env), as a one-line ConfigError when malformed."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
-        msg = first.get("msg", "invalid").removeprefix("Value error, ")
-        # never echo the offending value: it may be a secret
-        raise ConfigError(f"{where.upper() + ': ' if where != 'settings' else ''}{msg}") from None
+        raise config_error(exc) from None
