@@ -21,7 +21,7 @@ STRIPE_ACCOUNT_PATH = "Settings → Account details → Account ID"
 
 @rule(
     "stripe.account",
-    title="The Stripe account FirstPromoter is connected to",
+    title="Connected Stripe account",
     order=10,
     needs=("stripe.account",),
 )

@@ -31,7 +31,7 @@ def _describe(c: Commission) -> str:
 
 @rule(
     "fp.commission",
-    title="FirstPromoter recorded a commission",
+    title="Commission in FirstPromoter",
     order=110,
     needs=("fp.commissions", "stripe.invoices", "stripe.charges"),
 )

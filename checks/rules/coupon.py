@@ -66,7 +66,7 @@ def _owners(facts: Facts, coupon_ids: list[str], exclude: int | None) -> list[Pr
 
 @rule(
     "coupon.id",
-    title="The tracking coupon is the Stripe Coupon on the invoice",
+    title="Tracking coupon is a Coupon id",
     order=90,
     needs=("fp.referral", "fp.promoter_campaigns", "stripe.invoices", "stripe.tracking_coupon"),
 )
@@ -235,7 +235,7 @@ def check_id(facts: Facts) -> Outcome:
 
 @rule(
     "coupon.unique",
-    title="Each promoter has their own tracking coupon",
+    title="Tracking coupon is unique",
     order=100,
     needs=("fp.referral", "fp.promoter_campaigns"),
 )

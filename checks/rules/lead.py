@@ -60,7 +60,7 @@ def _payer_notes(facts: Facts) -> dict[str, str]:
 
 @rule(
     "lead.email",
-    title="A Stripe customer carries the lead's email",
+    title="Customer email in Stripe",
     order=40,
     needs=("stripe.customers",),
 )
@@ -201,7 +201,7 @@ def check_email(facts: Facts) -> Outcome:
 
 @rule(
     "lead.uid",
-    title="The referral's uid matches the Stripe customer",
+    title="Referral uid vs Stripe customer",
     order=50,
     needs=("fp.referral", "stripe.customers"),
 )

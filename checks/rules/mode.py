@@ -34,7 +34,7 @@ def _object_modes(facts: Facts) -> dict[str, Mode]:
 
 @rule(
     "stripe.mode",
-    title="Live / test mode agree",
+    title="Live / test mode",
     order=20,
     needs=("stripe.customers",),
 )

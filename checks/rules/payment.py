@@ -391,7 +391,7 @@ def _not_paid_story(facts: Facts, dash: Dashboard) -> tuple[list[str], list[Evid
     return phrases, ev, advice
 
 
-@rule("payment.exists", title="A real payment happened", order=60, needs=NEEDS)
+@rule("payment.exists", title="A real payment", order=60, needs=NEEDS)
 def check_exists(facts: Facts) -> Outcome:
     skip = _no_customer(facts)
     if skip:
@@ -432,7 +432,7 @@ def check_exists(facts: Facts) -> Outcome:
 # ---------------------------------------------------------------- payment.amount
 
 
-@rule("payment.amount", title="The amount paid is above $0.50", order=70, needs=NEEDS)
+@rule("payment.amount", title="Amount paid (over $0.50)", order=70, needs=NEEDS)
 def check_amount(facts: Facts) -> Outcome:
     skip = _no_customer(facts)
     if skip:
@@ -457,7 +457,7 @@ def check_amount(facts: Facts) -> Outcome:
 # ---------------------------------------------------------------- payment.timing
 
 
-@rule("payment.timing", title="FirstPromoter has had its ~2 minutes", order=80, needs=NEEDS)
+@rule("payment.timing", title="Time since payment (~2 min)", order=80, needs=NEEDS)
 def check_timing(facts: Facts) -> Outcome:
     skip = _no_customer(facts)
     if skip:

@@ -88,7 +88,7 @@ def _by_whom(ref: Referral) -> str:
 
 @rule(
     "fp.referral",
-    title="The person is a FirstPromoter referral",
+    title="FirstPromoter referral",
     order=30,
     needs=("fp.referral",),
 )

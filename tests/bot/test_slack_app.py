@@ -38,7 +38,7 @@ def test_command_acks_fast_then_posts_parent_and_threaded_report(bot: Harness, c
     # the parent: short, in the channel, says who asked, for whom, and the most likely cause
     assert parent.params["channel"] == "C0GENERAL" and "thread_ts" not in parent.params
     assert "<@U0ALICE> checked *no-referral@example.com*" in parent.params["text"]
-    assert ":x: Most likely cause: *The person is a FirstPromoter referral*" in parent.params["text"]
+    assert ":x: Most likely cause: *FirstPromoter referral*" in parent.params["text"]
     # the report: threaded under the parent
     parent_ts = next(ts for (ch, ts), m in bot.slack.messages.items() if "thread_ts" not in m)
     assert reply.params["thread_ts"] == parent_ts
@@ -49,7 +49,7 @@ def test_command_acks_fast_then_posts_parent_and_threaded_report(bot: Harness, c
     }
     assert reply.params["text"].startswith("fpcheck no-referral@example.com: FAIL")
     text = all_text(blocks)
-    assert ":x: *The person is a FirstPromoter referral*" in text
+    assert ":x: *FirstPromoter referral*" in text
     assert "*Fix:*" in text
     assert "<https://dashboard.stripe.com/" in text  # evidence links
     assert "Run again" in text and "took " in text and "help.firstpromoter.com" in text
@@ -157,7 +157,7 @@ def test_channel_the_bot_is_not_in_gets_the_report_privately(
     blocks = hook.params["blocks"]
     assert "/invite @fpcheck" in blocks[0]["text"]["text"]
     assert blocks[1]["text"]["text"] == "fpcheck: no-referral@example.com"
-    assert ":x: *The person is a FirstPromoter referral*" in all_text(blocks)
+    assert ":x: *FirstPromoter referral*" in all_text(blocks)
     assert hook.params["text"].startswith("fpcheck no-referral@example.com: FAIL")
     (line,) = audit_lines(caplog, bot)
     assert line["outcome"] == "fallback" and line["detail"] == error
@@ -168,7 +168,7 @@ def test_upstream_failure_still_delivers_a_report_with_error_checks(bot: Harness
     bot.command("healthy@example.com")
     parent, reply = bot.slack.wait_for("chat.postMessage", 2)
     text = all_text(reply.params["blocks"])
-    line = next(s for s in text.split("\n") if "*The person is a FirstPromoter referral*" in s)
+    line = next(s for s in text.split("\n") if "*FirstPromoter referral*" in s)
     assert line.startswith(":exclamation:") and "500" in line
     assert ":exclamation:" in parent.params["text"]  # the verdict says checks could not run
 
