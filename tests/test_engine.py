@@ -108,3 +108,13 @@ def test_missing_configuration_is_one_line() -> None:
     with pytest.raises(ConfigError) as exc:
         Engine(load_settings(_env_file=None, stripe_api_key=None, firstpromoter_api_key=None))
     assert "STRIPE_API_KEY" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_restricted_read_only_key_gives_a_whole_report(clean_sandbox) -> None:
+    report = run(clean_sandbox, email="healthy@example.com", stripe_api_key=sc.STRIPE_RESTRICTED_KEY)
+    assert report.verdict.status is Status.PASS, report.verdict
+    account = report.result("stripe.account")
+    # /v1/account is refused to restricted keys; the account id comes out of Stripe's 403 message
+    assert account.status is Status.PASS
+    assert sc.STRIPE_ACCOUNT_ID in account.summary
+    assert_no_secret(report)
