@@ -5,6 +5,7 @@ granted scopes in auth.test's `x-oauth-scopes` header, HTTP 429 with `Retry-Afte
 limited.  It keeps the messages it was sent (so chat.update really changes one), checks the bot
 token, refuses channels the bot is not a member of, enforces Block Kit's size limits like Slack, and
 records every call.  `POST /response/<id>` plays the command's response_url.  Waits are bounded.
+`latency` (seconds) delays every answer, like Slack's own round trip, for benchmarks.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class SlackStandIn:
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> message
         self.not_member: dict[str, str] = {}  # channel -> error chat.postMessage answers there
         self.response_status = 200  # what response_url answers (404 plays an expired url)
+        self.latency = 0.0  # seconds added before every answer (bench/slack_load.py)
         self._errors: dict[str, list[str | None]] = defaultdict(list)  # method -> queued Slack errors
         self._rate_limits: dict[str, list[int]] = defaultdict(list)  # method -> queued Retry-After
         self._cond = threading.Condition()
@@ -103,6 +105,7 @@ class SlackStandIn:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: avoid delayed-ACK stalls
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -135,6 +138,8 @@ class SlackStandIn:
     def _serve(self, h: BaseHTTPRequestHandler) -> None:
         path = urlsplit(h.path).path
         raw = h.rfile.read(int(h.headers.get("Content-Length") or 0)).decode("utf-8", "replace")
+        if self.latency:
+            time.sleep(self.latency)
         if "json" in h.headers.get("Content-Type", ""):
             params = json.loads(raw or "{}")
         else:
