@@ -19,6 +19,7 @@ from slack_sdk.signature import SignatureVerifier
 from stand_ins.slack_api import BOT_USER_ID, TEAM_ID, SlackStandIn
 
 from bot.app import build_app
+from bot.dedupe import SeenStore
 from bot.serve import wsgi_app
 from bot.slack_settings import SlackSettings, load_slack_settings
 from checks.engine import Engine
@@ -62,9 +63,21 @@ def signed_headers(
 
 
 class Harness:
-    """build_app(...) served by a threaded wsgiref server, plus helpers that sign like Slack."""
+    """build_app(...) served by a threaded wsgiref server, plus helpers that sign like Slack.
 
-    def __init__(self, slack: SlackStandIn, engine: Engine, **overrides: Any) -> None:
+    `seen` is the event dedupe store (build_app's default: its own memory); `slack_timeout` shortens
+    the Web API client's timeout (bot.app.SLACK_TIMEOUT) so a slow-Slack test stays fast.
+    """
+
+    def __init__(
+        self,
+        slack: SlackStandIn,
+        engine: Engine,
+        *,
+        seen: SeenStore | None = None,
+        slack_timeout: float | None = None,
+        **overrides: Any,
+    ) -> None:
         self.slack = slack
         values: dict[str, Any] = {
             "slack_bot_token": BOT_TOKEN,
@@ -73,7 +86,10 @@ class Harness:
         }
         values.update(overrides)
         self.settings: SlackSettings = load_slack_settings(_env_file=None, **values)
-        self.app: App = build_app(self.settings, engine)
+        self.app: App = build_app(self.settings, engine, seen=seen)
+        if slack_timeout is not None:
+            # Bolt copies app.client's timeout into the client each listener gets
+            self.app.client.timeout = slack_timeout  # type: ignore[assignment]
         self.pool = self.app.listener_runner.listener_executor  # build_app's own pool
         self.server = make_server(
             "127.0.0.1", 0, wsgi_app(self.app), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler
@@ -113,8 +129,16 @@ class Harness:
 
     # ------------------------------------------------------------------ what Slack sends
     def command(
-        self, text: str, *, channel: str = "C0GENERAL", user: str = "U0ALICE", hook: str = "cmd", **sign: Any
+        self,
+        text: str,
+        *,
+        channel: str = "C0GENERAL",
+        user: str = "U0ALICE",
+        hook: str = "cmd",
+        response_url: str | None = None,
+        **sign: Any,
     ) -> Answer:
+        """A signed /fpcheck; its response_url is the stand-in's /response/<hook> unless given."""
         body = urlencode(
             {
                 "token": "legacy-verification-token",
@@ -128,7 +152,7 @@ class Harness:
                 "text": text,
                 "api_app_id": APP_ID,
                 "is_enterprise_install": "false",
-                "response_url": self.slack.response_url(hook),
+                "response_url": response_url or self.slack.response_url(hook),
                 "trigger_id": "1.2.3",
             }
         )

@@ -6,10 +6,13 @@ limited.  It keeps the messages it was sent (so chat.update really changes one),
 token, refuses channels the bot is not a member of, enforces Block Kit's size limits like Slack, and
 records every call.  `POST /response/<id>` plays the command's response_url.  Waits are bounded.
 `latency` (seconds) delays every answer, like Slack's own round trip, for benchmarks.
+`inject` makes a method misbehave at the HTTP level (slow, 5xx, 429 without Retry-After, a body
+that is not JSON), for the bot's fault tests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -34,6 +37,23 @@ class Call:
     at: float = field(default_factory=time.monotonic)
 
 
+@dataclass
+class Fault:
+    """How calls to one method misbehave; see SlackStandIn.inject."""
+
+    method: str
+    status: int | None = None  # answer this HTTP status with `body`
+    body: Any = None  # dict: JSON; str: sent as is
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering; alone, the call then succeeds (a slow Slack)
+    malformed: bool = False  # HTTP 200 with a body that is not JSON (a proxy's error page)
+    times: int | None = None  # None: until clear_faults()
+
+
+MALFORMED_BODY = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+MAX_FAULT_DELAY = 30.0
+
+
 class SlackStandIn:
     def __init__(
         self, bot_token: str, scopes: Iterable[str] = ("commands", "chat:write", "app_mentions:read")
@@ -47,6 +67,7 @@ class SlackStandIn:
         self.latency = 0.0  # seconds added before every answer (bench/slack_load.py)
         self._errors: dict[str, list[str | None]] = defaultdict(list)  # method -> queued Slack errors
         self._rate_limits: dict[str, list[int]] = defaultdict(list)  # method -> queued Retry-After
+        self.faults: list[Fault] = []
         self._cond = threading.Condition()
         self._ts = 1_700_000_000
         self._server: ThreadingHTTPServer | None = None
@@ -61,6 +82,35 @@ class SlackStandIn:
         """The next `times` calls to `method` answer HTTP 429 with this Retry-After."""
         with self._cond:
             self._rate_limits[method].extend([retry_after] * times)
+
+    def inject(
+        self,
+        method: str,
+        *,
+        status: int | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        delay: float = 0.0,
+        malformed: bool = False,
+        times: int | None = None,
+    ) -> Fault:
+        """Calls to `method` ("chat.postMessage", or "response_url") misbehave at the HTTP level.
+
+        A faulted call is recorded when it arrives (before any delay), so it is counted even when
+        the client gives up waiting."""
+        if not 0 <= delay <= MAX_FAULT_DELAY:
+            raise ValueError(f"delay must be between 0 and {MAX_FAULT_DELAY:.0f} s")
+        fault = Fault(method, status, body, dict(headers or {}), delay, malformed, times)
+        with self._cond:
+            self.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        with self._cond:
+            self.faults.clear()
+
+    def count(self, method: str) -> int:
+        return len(self.of(method))
 
     def of(self, method: str) -> list[Call]:
         with self._cond:
@@ -146,6 +196,10 @@ class SlackStandIn:
             params = dict(parse_qsl(raw, keep_blank_values=True))
         method = "response_url" if path.startswith("/response/") else path.rsplit("/", 1)[-1]
         call = Call(method, params, h.headers.get("Authorization"), path)
+        fault = self._take_fault(method)
+        if fault is not None:
+            self._serve_fault(h, call, fault)
+            return
         if method == "response_url":
             status, body, headers = (
                 self.response_status,
@@ -157,16 +211,35 @@ class SlackStandIn:
         with self._cond:
             self.calls.append(call)
             self._cond.notify_all()
-        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-        h.send_response(status)
-        h.send_header(
-            "Content-Type", "text/plain" if isinstance(body, str) else "application/json; charset=utf-8"
-        )
-        for k, v in headers.items():
-            h.send_header(k, v)
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
+        _send(h, status, body, headers)
+
+    def _take_fault(self, method: str) -> Fault | None:
+        with self._cond:
+            for fault in self.faults:
+                if fault.method != method or (fault.times is not None and fault.times <= 0):
+                    continue
+                if fault.times is not None:
+                    fault.times -= 1
+                return fault
+        return None
+
+    def _serve_fault(self, h: BaseHTTPRequestHandler, call: Call, fault: Fault) -> None:
+        with self._cond:
+            self.calls.append(call)
+            self._cond.notify_all()
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.malformed:
+            status, body, headers = 200, MALFORMED_BODY, {"Content-Type": "application/json; charset=utf-8"}
+        elif fault.status is not None:
+            status, body, headers = fault.status, fault.body if fault.body is not None else "", {}
+        elif call.method == "response_url":  # only slow: then answers as usual
+            status, body, headers = self.response_status, "ok", {}
+        else:  # only slow: Slack did the work, late
+            status, body, headers = self._api(call)
+        # the client may have stopped waiting (its timeout): then there is nothing to answer
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            _send(h, status, body, {**headers, **fault.headers})
 
     def _api(self, call: Call) -> tuple[int, Any, dict[str, str]]:
         with self._cond:
@@ -258,6 +331,20 @@ class SlackStandIn:
         with self._cond:
             self.messages[(channel, ts)] = {"type": "message", "user": user, "ts": ts, "text": text}
         return ts
+
+
+def _send(h: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str]) -> None:
+    data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    h.send_response(status)
+    if not any(k.lower() == "content-type" for k in headers):
+        h.send_header(
+            "Content-Type", "text/plain" if isinstance(body, str) else "application/json; charset=utf-8"
+        )
+    for k, v in headers.items():
+        h.send_header(k, v)
+    h.send_header("Content-Length", str(len(data)))
+    h.end_headers()
+    h.wfile.write(data)
 
 
 def _text_of(block: dict[str, Any]) -> str:
