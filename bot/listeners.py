@@ -153,7 +153,15 @@ class Bot:
             self._audit("command", ref, asker, query, outcome, report, started, detail)
         except Exception as exc:
             self._failed("command", ref, asker, query, report, started, exc)
-            _respond_checked(respond, text=failure_text(ref, query.raw), response_type="ephemeral")
+            try:
+                _respond_checked(respond, text=failure_text(ref, query.raw), response_type="ephemeral")
+            except Exception as notice:  # Slack is unreachable altogether: the log is all there is
+                log.error(
+                    "fpcheck command ref %s: could not tell %s either (%s)",
+                    ref,
+                    asker.user,
+                    type(notice).__name__,
+                )
 
     def _deliver_command(
         self, client: WebClient, respond: Callable[..., Any], asker: Asker, query: Query, report: Report
@@ -164,12 +172,19 @@ class Bot:
                 text=parent_text(report, asker.user),
                 blocks=parent_blocks(report, asker.user),
             )
-        except SlackApiError as exc:
-            error = str(exc.response.get("error") or "unknown_error")
-            # The bot cannot post there (not invited, a private channel, a DM between people...):
-            # the asker still gets the whole report, privately, through the command's response_url.
-            log.info("cannot post in %s (%s); answering %s privately", asker.channel, error, asker.user)
-            note = _fallback_note(asker.channel, error)
+        except (SlackApiError, OSError) as exc:
+            # The bot cannot post there (not invited, a private channel, a DM between people...), or
+            # Slack's API is slow, down or garbled: the report is ready, so the asker still gets all
+            # of it, privately, through the command's response_url (a separate endpoint).
+            error = _post_problem(exc)
+            if isinstance(exc, SlackApiError):
+                log.info("cannot post in %s (%s); answering %s privately", asker.channel, error, asker.user)
+                note = _fallback_note(asker.channel, error)
+            else:
+                log.warning(
+                    "posting in %s failed (%s); answering %s privately", asker.channel, error, asker.user
+                )
+                note = _unconfirmed_note(error)
             blocks = report_blocks(
                 report, asked_by=asker.user, rerun=Rerun(query.raw, None, asker.user), note=note
             )
@@ -225,10 +240,8 @@ class Bot:
             client.chat_postEphemeral(
                 channel=asker.channel or "", user=asker.user or "", thread_ts=thread_ts, text=text
             )
-        except SlackApiError as exc:
-            log.warning(
-                "could not send an ephemeral message to %s: %s", asker.user, exc.response.get("error")
-            )
+        except (SlackApiError, OSError) as exc:
+            log.warning("could not send an ephemeral message to %s: %s", asker.user, _post_problem(exc))
 
     # ------------------------------------------------------------------ Run again
     def run_again(
@@ -376,6 +389,34 @@ def _respond_checked(respond: Callable[..., Any], **kwargs: Any) -> None:
             f"Slack refused the message sent to the command's response_url (HTTP {status}); "
             "a response_url expires after 30 minutes or 5 uses"
         )
+
+
+_NON_JSON = "Received a response in a non-JSON format"  # slack_sdk's error for a garbled body
+_ERROR_CODE = re.compile(r"^[a-z0-9_]{1,80}$")
+
+
+def _post_problem(exc: SlackApiError | OSError) -> str:
+    """Why a Web API call failed, short and safe to show: Slack's error code, or what went wrong
+    on the way (never a response body, which could be a whole proxy error page)."""
+    if isinstance(exc, SlackApiError):
+        error = exc.response.get("error")
+        status = getattr(exc.response, "status_code", None)
+        if isinstance(error, str) and _ERROR_CODE.match(error):
+            return error
+        if isinstance(error, str) and error.startswith(_NON_JSON):
+            return f"HTTP {status}, not JSON"
+        return f"HTTP {status}"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return "unreachable"
+
+
+def _unconfirmed_note(problem: str) -> str:
+    # after a timeout the post may still appear late; the asker has the report either way
+    return (
+        f":information_source: Slack did not confirm my post in this channel (`{escape(problem)}`), "
+        "so here is the report, visible only to you."
+    )
 
 
 def _fallback_note(channel: str | None, error: str) -> str:
