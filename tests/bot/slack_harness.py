@@ -66,7 +66,8 @@ class Harness:
     """build_app(...) served by a threaded wsgiref server, plus helpers that sign like Slack.
 
     `seen` is the event dedupe store (build_app's default: its own memory); `slack_timeout` shortens
-    the Web API client's timeout (bot.app.SLACK_TIMEOUT) so a slow-Slack test stays fast.
+    the Web API client's timeout (bot.app.SLACK_TIMEOUT) so a slow-Slack test stays fast.  `app`
+    serves an app built elsewhere (e.g. the way `fpcheck serve` builds it) instead of building one.
     """
 
     def __init__(
@@ -76,6 +77,7 @@ class Harness:
         *,
         seen: SeenStore | None = None,
         slack_timeout: float | None = None,
+        app: App | None = None,
         **overrides: Any,
     ) -> None:
         self.slack = slack
@@ -86,7 +88,7 @@ class Harness:
         }
         values.update(overrides)
         self.settings: SlackSettings = load_slack_settings(_env_file=None, **values)
-        self.app: App = build_app(self.settings, engine, seen=seen)
+        self.app: App = app if app is not None else build_app(self.settings, engine, seen=seen)
         if slack_timeout is not None:
             # Bolt copies app.client's timeout into the client each listener gets
             self.app.client.timeout = slack_timeout  # type: ignore[assignment]
