@@ -51,6 +51,7 @@ from bot.serve import wsgi_app  # noqa: E402
 from bot.slack_settings import load_slack_settings  # noqa: E402
 from checks.cache import MemoryCache  # noqa: E402
 from checks.engine import Engine  # noqa: E402
+from checks.ratelimit import stripe_bucket  # noqa: E402
 from checks.sandbox.runner import Sandbox  # noqa: E402
 from checks.sandbox.scenarios import SCENARIOS, STRIPE_LIVE_KEY, Scenario, by_name  # noqa: E402
 
@@ -283,6 +284,15 @@ class BotProcess:
             return None
         return None
 
+    @staticmethod
+    def cpu_seconds(pid: int) -> float | None:
+        """User + system CPU time the process has used so far."""
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
     def stop(self) -> None:
         """SIGTERM to the bot's own process group, SIGKILL if it still runs after 3 s (queued
         checks would otherwise hold the worker until gunicorn's graceful timeout)."""
@@ -457,7 +467,10 @@ class BurstFigures:
     fp_peak_60s: int
     slack_peak_1s: int
     stripe_calls: int
+    stripe_test_calls: int
+    stripe_pacing: float  # seconds the client-side test-mode bucket needs for that many requests
     fp_calls: int
+    cpu_seconds: float | None  # the bot worker's CPU time during the burst
     seconds: float
 
 
@@ -466,6 +479,7 @@ def bench_burst(sb: Sandbox, slack: SlackStandIn, workdir: Path, burst: int, tim
     try:
         worker = bot.worker_pid()
         idle_rss = bot.status_kib(worker, "VmRSS") if worker else None
+        cpu_before = bot.cpu_seconds(worker) if worker else None
         sb.stripe.reset_log()
         sb.fp.reset_log()
         mark = len(slack.calls)
@@ -490,6 +504,7 @@ def bench_burst(sb: Sandbox, slack: SlackStandIn, workdir: Path, burst: int, tim
         reports = threaded_reports(slack, {a.channel: a.sent_at for a in done}, timeout)
         elapsed = time.monotonic() - started
         peak_rss = bot.status_kib(worker, "VmHWM") if worker else None
+        cpu_after = bot.cpu_seconds(worker) if worker else None
     finally:
         bot.stop()
     stripe_reqs = sb.stripe.calls()
@@ -498,6 +513,7 @@ def bench_burst(sb: Sandbox, slack: SlackStandIn, workdir: Path, burst: int, tim
     slack_times = [c.at for c in slack.calls[mark:]]
     in_time = [a for a in done if a.ok and a.seconds <= ACK_LIMIT]
     to_report = list(reports.values())
+    bucket = stripe_bucket("test")
     return BurstFigures(
         sent=burst,
         acked_in_time=len(in_time),
@@ -514,7 +530,10 @@ def bench_burst(sb: Sandbox, slack: SlackStandIn, workdir: Path, burst: int, tim
         fp_peak_60s=round(sb.fp.peak_rate(60.0) * 60),
         slack_peak_1s=peak(slack_times, 1.0),
         stripe_calls=len(stripe_reqs),
+        stripe_test_calls=len(test),
+        stripe_pacing=max(0.0, len(test) - bucket.burst) / bucket.rate,
         fp_calls=len(sb.fp.calls()),
+        cpu_seconds=cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None,
         seconds=elapsed,
     )
 
@@ -637,14 +656,21 @@ def section_burst(b: BurstFigures) -> list[str]:
         f"p95 {b.report_p95:.1f} s, max {b.report_max:.1f} s"
     )
     print(f"   bot worker RSS: idle {mib(b.idle_rss_kib)}, peak (VmHWM) {mib(b.peak_rss_kib)}")
+    if b.cpu_seconds is not None:
+        print(
+            f"   bot worker CPU: {b.cpu_seconds:.1f} s for the burst = {ms(b.cpu_seconds / b.sent)} per command"
+        )
     print(
         f"   Stripe: {b.stripe_calls} requests; most in any 1 s: {b.stripe_test_peak_1s} test mode (limit 25/s), "
         f"{b.stripe_live_peak_1s} live mode (limit 100/s), {b.stripe_peak_1s} both keys together"
     )
     print(f"   FirstPromoter: {b.fp_calls} requests; most in any 60 s: {b.fp_peak_60s} (limit 400/min)")
     print(f"   Slack Web API: most in any 1 s: {b.slack_peak_1s} calls (all channels together)")
+    bucket = stripe_bucket("test")
     print(
-        "   Stripe's test-mode limit paces the burst: the client-side bucket allows 18/s after a burst of 5."
+        f"   Stripe's test-mode limit paces the burst: the client-side bucket ({bucket.rate:g}/s after "
+        f"{bucket.burst:g} at once) needs {b.stripe_pacing:.1f} s for its {b.stripe_test_calls} test-mode "
+        f"requests; the last report came {b.report_max:.1f} s after its command"
     )
     return [
         f"- a burst of {b.sent} commands at once: {share:.0f}% acknowledged within 3 s (p99 {ms(b.ack_p99)}), "
