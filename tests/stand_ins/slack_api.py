@@ -335,16 +335,19 @@ class SlackStandIn:
 
 def _send(h: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str]) -> None:
     data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-    h.send_response(status)
-    if not any(k.lower() == "content-type" for k in headers):
-        h.send_header(
-            "Content-Type", "text/plain" if isinstance(body, str) else "application/json; charset=utf-8"
-        )
-    for k, v in headers.items():
-        h.send_header(k, v)
-    h.send_header("Content-Length", str(len(data)))
-    h.end_headers()
-    h.wfile.write(data)
+    try:
+        h.send_response(status)
+        if not any(k.lower() == "content-type" for k in headers):
+            h.send_header(
+                "Content-Type", "text/plain" if isinstance(body, str) else "application/json; charset=utf-8"
+            )
+        for k, v in headers.items():
+            h.send_header(k, v)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the client gave up waiting (its timeout): nothing to answer
 
 
 def _text_of(block: dict[str, Any]) -> str:
