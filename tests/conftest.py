@@ -24,7 +24,12 @@ def sandbox() -> Iterator[object]:
 
 @pytest.fixture
 def clean_sandbox(sandbox):  # type: ignore[no-untyped-def]
-    """The session sandbox with no faults, no latency and an empty request log."""
+    """The session sandbox with no faults, no latency, an empty request log, and Stripe data
+    seeded within the last minute (the too-early payment must still be too early)."""
+    import time
+
+    if time.time() - sandbox.seeded_at > 45:
+        sandbox.refresh_stripe()
     sandbox.stripe.clear_faults()
     sandbox.fp.clear_faults()
     sandbox.stripe.reset_log()

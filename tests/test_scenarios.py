@@ -3,14 +3,11 @@ scenario breaks is the one that fails (or warns), and the verdict names the firs
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from checks.engine import Engine
 from checks.model import Status
 from checks.query import parse_query
-from checks.sandbox.runner import Sandbox
 from checks.sandbox.scenarios import SCENARIOS, by_name
 
 # scenario -> (check, its status, the verdict's check)
@@ -43,19 +40,11 @@ def test_every_breaking_scenario_is_covered() -> None:
     }
 
 
-@pytest.fixture
-def fresh_sandbox() -> Iterator[Sandbox]:
-    """A sandbox seeded now: the too-early payment is seconds old only right after seeding."""
-    with Sandbox() as sb:
-        yield sb
-
-
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_scenario_breaks_its_check(request, name: str) -> None:
+def test_scenario_breaks_its_check(clean_sandbox, name: str) -> None:
     scenario = by_name(name)
     check, status, verdict_check = EXPECTED[name]
-    sandbox = request.getfixturevalue("fresh_sandbox" if name == "too-early" else "clean_sandbox")
-    report = Engine(sandbox.scenario_settings(scenario)).check(parse_query(scenario.email))
+    report = Engine(clean_sandbox.scenario_settings(scenario)).check(parse_query(scenario.email))
     result = report.result(check)
     assert result is not None
     assert result.status is status, f"{check}: {result.status} {result.summary}"

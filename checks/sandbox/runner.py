@@ -35,6 +35,12 @@ class Sandbox:
         self.stripe.latency = self.fp.latency = self.latency
         return self
 
+    def refresh_stripe(self) -> None:
+        """Seed the Stripe data again as of now, so a payment "seconds ago" is seconds old again."""
+        self.stripe.clear_data()
+        self.seeded_at = time.time()
+        seed_stripe(self.stripe, now=self.seeded_at)
+
     def stop(self) -> None:
         self.stripe.stop()
         self.fp.stop()

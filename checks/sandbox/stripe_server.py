@@ -200,6 +200,11 @@ class StripeStandIn(StandIn):
                    get(self._retrieve("promotion code", "promotion_codes")))
         self.route("GET", r"/v1/promotion_codes", get(self._promotion_codes))
 
+    def clear_data(self) -> None:
+        """Forget every seeded object (both modes), e.g. to seed again with a new `now`."""
+        with self._lock:
+            self.data = {"test": DataSet(livemode=False), "live": DataSet(livemode=True)}
+
     # ================================================================== keys and account
     def add_key(self, key: str) -> None:
         self._keys[key] = True
