@@ -109,3 +109,20 @@ def test_demo_needs_no_accounts_and_shows_every_scenario() -> None:
     for d in lines:
         if d["breaks"] and d["verdict"]["check"]:
             assert d["verdict"]["check"] == d["breaks"]
+
+
+def test_settings_come_from_a_dot_env_file_in_the_working_directory(env, tmp_path) -> None:
+    (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    p = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "check", "healthy@example.com", "--json"],
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "FIRSTPROMOTER_", "FPCHECK_"))},
+            "PYTHONPATH": os.path.dirname(os.path.dirname(__file__)),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["verdict"]["status"] == "pass"
