@@ -12,10 +12,11 @@ import json
 import re
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 
@@ -65,7 +66,57 @@ class Fault:
 Handler = Callable[[Request, re.Match[str]], Response]
 
 
-class StandIn:
+class LoopbackServer(ABC):
+    """A threaded HTTP server on 127.0.0.1 (port 0 unless given) that hands every request to
+    `_serve`.  Bounded: it polls for shutdown every 50 ms and never outlives `stop()`."""
+
+    _server: ThreadingHTTPServer | None = None
+
+    @abstractmethod
+    def _serve(self, h: BaseHTTPRequestHandler) -> None:
+        """Answer one request, in the shapes of the API this server stands in for."""
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self, port: int = 0) -> Self:
+        standin = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: avoid delayed-ACK stalls
+
+            def log_message(self, *args: Any) -> None:  # keep test and demo output clean
+                pass
+
+            def _any(self) -> None:
+                standin._serve(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class StandIn(LoopbackServer):
     """Subclasses call `route(method, pattern, handler)` and may override `authorize`."""
 
     name = "stand-in"
@@ -76,8 +127,6 @@ class StandIn:
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
         self.latency = 0.0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ setup
     def route(self, method: str, pattern: str, handler: Handler) -> None:
@@ -122,48 +171,6 @@ class StandIn:
                 lo += 1
             best = max(best, hi - lo + 1)
         return best / window
-
-    # ------------------------------------------------------------------ lifecycle
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self, port: int = 0) -> StandIn:
-        standin = self
-
-        class _Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body are two writes: avoid delayed-ACK stalls
-
-            def log_message(self, *args: Any) -> None:  # keep test and demo output clean
-                pass
-
-            def _any(self) -> None:
-                standin._serve(self)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> StandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ------------------------------------------------------------------ serving
     def _take_fault(self, req: Request) -> Fault | None:

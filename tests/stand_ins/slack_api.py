@@ -19,9 +19,11 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from checks.sandbox.httpserver import LoopbackServer
 
 BOT_USER_ID = "UFPCHECKBOT"
 BOT_ID = "BFPCHECKBOT"
@@ -54,7 +56,7 @@ MALFORMED_BODY = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 MAX_FAULT_DELAY = 30.0
 
 
-class SlackStandIn:
+class SlackStandIn(LoopbackServer):
     def __init__(
         self, bot_token: str, scopes: Iterable[str] = ("commands", "chat:write", "app_mentions:read")
     ):
@@ -70,7 +72,6 @@ class SlackStandIn:
         self.faults: list[Fault] = []
         self._cond = threading.Condition()
         self._ts = 1_700_000_000
-        self._server: ThreadingHTTPServer | None = None
 
     # ------------------------------------------------------------------ control
     def fail(self, method: str, error: str, times: int = 1, after: int = 0) -> None:
@@ -136,53 +137,13 @@ class SlackStandIn:
                     )
                 self._cond.wait(left)
 
-    # ------------------------------------------------------------------ lifecycle
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
+    # ------------------------------------------------------------------ addresses
     @property
     def api_url(self) -> str:
         return f"{self.url}/api/"  # slack_sdk needs the trailing slash
 
     def response_url(self, name: str = "cmd") -> str:
         return f"{self.url}/response/{name}"
-
-    def start(self) -> SlackStandIn:
-        standin = self
-
-        class _Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body are two writes: avoid delayed-ACK stalls
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                standin._serve(self)
-
-            do_GET = do_POST
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> SlackStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ------------------------------------------------------------------ serving
     def _serve(self, h: BaseHTTPRequestHandler) -> None:
