@@ -7,7 +7,8 @@ token, refuses channels the bot is not a member of, enforces Block Kit's size li
 records every call.  `POST /response/<id>` plays the command's response_url.  Waits are bounded.
 `latency` (seconds) delays every answer, like Slack's own round trip, for benchmarks.
 `inject` makes a method misbehave at the HTTP level (slow, 5xx, 429 without Retry-After, a body
-that is not JSON), for the bot's fault tests.
+that is not JSON), for the bot's fault tests.  `socket_mode` makes apps.connections.open accept an
+app-level token and hand out a WebSocket URL (slack_socket.py serves it).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -70,6 +71,10 @@ class SlackStandIn(LoopbackServer):
         self._errors: dict[str, list[str | None]] = defaultdict(list)  # method -> queued Slack errors
         self._rate_limits: dict[str, list[int]] = defaultdict(list)  # method -> queued Retry-After
         self.faults: list[Fault] = []
+        # Socket Mode (see socket_mode): the xapp- token apps.connections.open accepts, and what
+        # hands out the WebSocket URL it answers (tests/stand_ins/slack_socket.py issue_url)
+        self.app_token: str | None = None
+        self.socket_url: Callable[[], str] | None = None
         self._cond = threading.Condition()
         self._ts = 1_700_000_000
 
@@ -109,6 +114,10 @@ class SlackStandIn(LoopbackServer):
     def clear_faults(self) -> None:
         with self._cond:
             self.faults.clear()
+
+    def socket_mode(self, app_token: str, socket_url: Callable[[], str]) -> None:
+        """apps.connections.open accepts `app_token` and answers a URL from `socket_url()`."""
+        self.app_token, self.socket_url = app_token, socket_url
 
     def count(self, method: str) -> int:
         return len(self.of(method))
@@ -208,6 +217,8 @@ class SlackStandIn(LoopbackServer):
                 wait = self._rate_limits[call.method].pop(0)
                 return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
             queued = self._errors[call.method].pop(0) if self._errors[call.method] else None
+        if call.method == "apps.connections.open":  # the one method that takes the app-level token
+            return self._apps_connections_open(call, queued)
         if call.authorization != f"Bearer {self.bot_token}":
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         if queued:
@@ -234,6 +245,15 @@ class SlackStandIn(LoopbackServer):
             "is_enterprise_install": False,
         }
         return 200, body, {"x-oauth-scopes": ",".join(sorted(self.scopes))}
+
+    def _apps_connections_open(self, call: Call, queued: str | None) -> tuple[int, Any, dict[str, str]]:
+        if self.app_token is None or call.authorization != f"Bearer {self.app_token}":
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if queued:
+            return 200, {"ok": False, "error": queued}, {}
+        if self.socket_url is None:
+            return 200, {"ok": False, "error": "internal_error"}, {}
+        return 200, {"ok": True, "url": self.socket_url()}, {}
 
     def _m_chat_postMessage(self, p: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
         if "chat:write" not in self.scopes:
