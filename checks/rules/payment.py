@@ -142,8 +142,9 @@ def payments(facts: Facts) -> list[Payment]:
             continue
         if ch.id in by_invoice or (ch.payment_intent or "") in by_invoice:
             continue  # it paid an invoice, which is the payment we judge
-        # amount_captured is what was taken; fall back to amount when a reader left it unset
-        captured = ch.amount_captured or ch.amount
+        if not ch.amount_captured:
+            continue  # authorised but not captured: no money was taken yet
+        captured = ch.amount_captured
         out.append(
             Payment(
                 kind="charge", id=ch.id, customer=ch.customer, currency=ch.currency, when=ch.created,
@@ -380,11 +381,14 @@ def _not_paid_story(facts: Facts, dash: Dashboard) -> tuple[list[str], list[Evid
             phrases.append(f"subscription {sub.id} {sub.status}")
         ev.append(Evidence(label=f"Subscription ({sub.status})", value=sub.id, url=url))
     for ch in sorted(_ok(facts.stripe.charges), key=lambda c: c.created):
-        if ch.status == "succeeded":
+        state = "uncaptured" if ch.status == "succeeded" and not ch.amount_captured else ch.status
+        if state == "succeeded":
             continue
-        phrases.append(f"{ch.status} charge {ch.id} for {money.fmt(ch.amount, ch.currency)}")
-        ev.append(Evidence(label=f"Charge ({ch.status})", value=ch.id, url=dash.payment(ch.id, live=ch.livemode)))
-        if ch.status == "failed":
+        phrases.append(f"{state} charge {ch.id} for {money.fmt(ch.amount, ch.currency)}")
+        ev.append(Evidence(label=f"Charge ({state})", value=ch.id, url=dash.payment(ch.id, live=ch.livemode)))
+        if state == "uncaptured":
+            advice.append(f"Charge {ch.id} was authorised but not captured: capture it in Stripe to take the money.")
+        elif ch.status == "failed":
             advice.append(f"Charge {ch.id} failed: the customer has to pay again.")
         elif ch.status == "pending":
             advice.append(f"Charge {ch.id} is still pending (e.g. a bank debit): wait until it succeeds.")

@@ -74,6 +74,15 @@ def test_failed_and_pending_charges_are_not_payments() -> None:
     assert "failed charge ch_F for $29.00" in r.summary and "pending charge ch_P" in r.summary
 
 
+def test_authorised_but_uncaptured_charge_is_not_a_payment() -> None:
+    held = charge("ch_H").model_copy(update={"amount_captured": 0})
+    out = run_money(charges=(held,))
+    assert out["payment.exists"].status is Status.FAIL
+    assert "uncaptured charge ch_H for $29.00" in out["payment.exists"].summary
+    assert "capture" in out["payment.exists"].remediation
+    assert out["payment.amount"].status is Status.SKIP
+
+
 def test_nothing_at_all() -> None:
     r = run_money()["payment.exists"]
     assert r.status is Status.FAIL and "no invoices, charges or subscriptions" in r.summary
