@@ -124,7 +124,7 @@ def test_falls_back_to_the_uid_when_the_email_misses(reader, fp):
 def test_falls_back_to_search_with_an_exact_case_insensitive_match(reader, fp):
     # find_by=email is exact in the stand-in; `q` also returns showcase@example.com.
     found = reader.find_referral("CASE@Example.com", [])
-    assert found.found_by == "search" and found.tried == ("email", "search")
+    assert found.found_by == "search" and found.tried == ("email", "search:CASE@Example.com")
     assert found.referral is not None and found.referral.email == "case@example.com"
     search = fp.calls(path=r"/referrals$")[0]
     assert search.param("q") == "CASE@Example.com" and search.param("per_page") == "100"
@@ -140,7 +140,7 @@ def test_search_never_settles_for_a_partial_match(reader, fp):
 def test_not_in_firstpromoter(reader):
     s = by_name("no-referral")
     found = reader.find_referral(s.email, [s.stripe_customer_id])
-    assert found == ReferralLookup(referral=None, tried=("email", f"uid:{s.stripe_customer_id}", "search"))
+    assert found == ReferralLookup(referral=None, tried=("email", f"uid:{s.stripe_customer_id}", f"search:{s.email}"))
 
 
 def test_a_422_find_by_miss_also_means_not_found():

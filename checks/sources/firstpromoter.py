@@ -158,7 +158,7 @@ class FirstPromoterReader:
         # The search also tells "not found" from a wrong account id: a list call that 404s raises.
         term = email or (distinct[0] if distinct else None)
         if term:
-            tried.append("search")
+            tried.append(f"search:{term}")
             ref = self._search(term, email, set(distinct))
             if ref is not None:
                 return ReferralLookup(referral=ref, found_by="search", tried=tuple(tried))
