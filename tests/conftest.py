@@ -71,3 +71,30 @@ def redis_url(tmp_path_factory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def stripe_seed_now() -> float | None:
+    """When the Stripe stand-in's scenarios are seeded; None is now.  A module may override it."""
+    return None
+
+
+@pytest.fixture(scope="module")
+def seeded(stripe_seed_now: float | None) -> Iterator[object]:
+    """A Stripe stand-in of its own for a module, seeded with every scenario."""
+    from checks.sandbox.stripe_seed import seed_stripe
+    from checks.sandbox.stripe_server import StripeStandIn
+
+    standin = StripeStandIn()
+    seed_stripe(standin, now=stripe_seed_now)
+    with standin:
+        yield standin
+
+
+@pytest.fixture
+def api(seeded):  # type: ignore[no-untyped-def]
+    """That stand-in with no faults and an empty request log."""
+    seeded.clear_faults()
+    seeded.reset_log()
+    yield seeded
+    seeded.clear_faults()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -13,7 +12,6 @@ import pytest
 import stripe
 
 from checks.sandbox import scenarios as sc
-from checks.sandbox.stripe_seed import seed_stripe
 from checks.sandbox.stripe_server import API_ERROR, RATE_LIMIT_ERROR, StripeStandIn
 from checks.sources import SourceError
 from checks.sources.stripe import StripeReader
@@ -21,21 +19,6 @@ from checks.sources.stripe import StripeReader
 KEYS = (sc.STRIPE_TEST_KEY, sc.STRIPE_LIVE_KEY, sc.STRIPE_RESTRICTED_KEY)
 
 
-@pytest.fixture(scope="module")
-def seeded() -> Iterator[StripeStandIn]:
-    s = StripeStandIn()
-    seed_stripe(s)
-    s.start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def api(seeded: StripeStandIn) -> Iterator[StripeStandIn]:
-    seeded.clear_faults()
-    seeded.reset_log()
-    yield seeded
-    seeded.clear_faults()
 
 
 def reader(api: StripeStandIn, key: str = sc.STRIPE_TEST_KEY, **kw: Any) -> StripeReader:

@@ -5,6 +5,8 @@ FirstPromoter stand-ins.  Requests are signed like Slack signs them.  Every wait
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import threading
 import time
 import urllib.error
@@ -263,3 +265,15 @@ def all_text(blocks: list[dict] | None) -> str:
 
     walk(blocks or [])
     return "\n".join(out)
+
+
+def stop_serve(proc: subprocess.Popen[Any]) -> int:
+    """SIGTERM a `fpcheck serve` process and return its exit code; kill it if it does not stop
+    within 15 s (bounded: a hung server fails the test instead of hanging it)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+        raise

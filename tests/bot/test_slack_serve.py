@@ -6,7 +6,6 @@ import json
 import os
 import queue
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -16,7 +15,15 @@ from urllib.parse import urlencode
 
 import pytest
 from slack_bolt.adapter.socket_mode.internals import run_bolt_app
-from slack_harness import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, event_envelope, mention, signed_headers
+from slack_harness import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    event_envelope,
+    mention,
+    signed_headers,
+    stop_serve,
+)
 from slack_sdk.socket_mode.request import SocketModeRequest
 from stand_ins.slack_api import TEAM_ID, SlackStandIn
 
@@ -241,13 +248,7 @@ def test_http_mode_under_gunicorn(env, slack, tmp_path) -> None:
             urllib.request.urlopen(bad, timeout=5)
         assert exc.value.code == 401
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-            raise
+        code = stop_serve(proc)
     assert code == 0
     everything = "".join(seen) + "".join(err_lines.queue)
     for secret in (BOT_TOKEN, SIGNING_SECRET):

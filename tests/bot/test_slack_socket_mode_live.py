@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import os
 import queue
-import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 
 import pytest
-from slack_harness import APP_ID, APP_TOKEN, BOT_TOKEN, all_text, event_envelope, mention
+from slack_harness import APP_ID, APP_TOKEN, BOT_TOKEN, all_text, event_envelope, mention, stop_serve
 from stand_ins.slack_api import TEAM_ID, SlackStandIn
 from stand_ins.slack_socket import SocketModeStandIn
 
@@ -113,13 +112,7 @@ def test_serve_in_socket_mode_over_a_real_websocket(clean_sandbox, slack: SlackS
         ws.push({**event, "envelope_id": "env-ev-2", "retry_attempt": 1, "retry_reason": "timeout"})
         assert ws.wait_ack("env-ev-2", timeout=ACK_WITHIN).payload is None
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-            raise
+        code = stop_serve(proc)
         stderr = _drained(err)
     assert code == 0, stderr
     # the process exits only after its listener pool has run everything it was given, so the
