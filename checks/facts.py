@@ -27,14 +27,18 @@ class Fetch(Frozen, Generic[T]):
     value: T | None = None
     error: str | None = None
     skipped: str | None = None
+    # What bounded the read although it succeeded ("stopped after 300 invoices of cus_…", "the key
+    # lacks rak_coupon_read: coupon details not read").  Rules show these in their evidence and never
+    # turn what was not examined into "none".
+    limits: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.error is None and self.skipped is None
 
     @classmethod
-    def of(cls, value: T) -> Fetch[T]:
-        return cls(value=value)
+    def of(cls, value: T, limits: tuple[str, ...] = ()) -> Fetch[T]:
+        return cls(value=value, limits=limits)
 
     @classmethod
     def failed(cls, reason: str) -> Fetch[T]:
@@ -80,12 +84,17 @@ class StripeCustomer(Frozen):
     livemode: bool = False
     created: datetime
     metadata: dict[str, str] = {}
-    # how we found it: exact email match, a case variant of the email, by id, or by metadata.fp_uid
-    match: Literal["exact", "case_variant", "id", "fp_uid"] = "exact"
+    # how we found it: exact email match, a case variant of the email, by the id asked about, by
+    # metadata.fp_uid equal to the referral's uid, or because the referral's uid is this cus_ id
+    match: Literal["exact", "case_variant", "id", "fp_uid", "uid"] = "exact"
 
     @property
     def fp_uid(self) -> str | None:
         return self.metadata.get("fp_uid")
+
+    @property
+    def fp_tid(self) -> str | None:
+        return self.metadata.get("fp_tid")
 
 
 class StripeCoupon(Frozen):
@@ -132,6 +141,14 @@ class StripeInvoice(Frozen):
     charge_ids: tuple[str, ...] = ()
 
 
+class Settlement(Frozen):
+    """A charge's balance transaction: what the account received, in its settlement currency."""
+
+    amount: int  # minor units of `currency`
+    currency: str
+    exchange_rate: float | None = None
+
+
 class StripeCharge(Frozen):
     id: str  # ch_...
     customer: str | None = None
@@ -147,6 +164,42 @@ class StripeCharge(Frozen):
     billing_email: str | None = None  # billing_details.email
     receipt_email: str | None = None
     payment_intent: str | None = None
+    invoice: str | None = None  # older API versions / expanded shapes; None for one-time sales
+    # balance_transaction, expanded: None when not read (see `settlement_unread`) or not settled yet
+    settlement: Settlement | None = None
+    settlement_unread: str | None = None  # why the settlement could not be read (a missing permission)
+
+
+class StripeCheckoutSession(Frozen):
+    """A Checkout Session (Checkout or a Payment Link).  In payment mode Stripe creates no Customer by
+    default (`customer_creation: if_required`): then `customer` is None and the buyer is only in
+    `customer_details.email`."""
+
+    id: str  # cs_...
+    customer: str | None = None
+    customer_email: str | None = None  # customer_details.email
+    mode: str = "payment"  # payment, subscription, setup
+    status: str | None = None  # open, complete, expired
+    payment_status: str | None = None  # paid, unpaid, no_payment_required
+    amount_total: int | None = None
+    currency: str | None = None
+    client_reference_id: str | None = None
+    metadata: dict[str, str] = {}
+    customer_creation: str | None = None  # always, if_required
+    payment_intent: str | None = None
+    invoice: str | None = None
+    subscription: str | None = None
+    payment_link: str | None = None
+    livemode: bool = False
+    created: datetime
+
+    @property
+    def fp_tid(self) -> str | None:
+        return self.metadata.get("fp_tid")
+
+    @property
+    def guest(self) -> bool:
+        return self.customer is None
 
 
 class StripeSubscription(Frozen):
@@ -177,6 +230,11 @@ class StripeFacts(Frozen):
     other_mode_customers: Fetch[tuple[StripeCustomer, ...]] = Fetch.not_read(
         "STRIPE_OTHER_MODE_API_KEY is not set"
     )
+    # Checkout Sessions whose customer_details.email is the person's email: guest payments, fp_tid,
+    # client_reference_id
+    checkout_sessions: Fetch[tuple[StripeCheckoutSession, ...]] = Fetch.not_read("not read")
+    # succeeded charges behind guest Checkout Sessions (customer null), by their PaymentIntent
+    guest_charges: Fetch[tuple[StripeCharge, ...]] = Fetch.not_read("no guest Checkout Session")
     # keyed by the tracking coupon value of the referral's promoter campaign (and of the invoice)
     tracking_coupon: Fetch[TrackingCoupon] = Fetch.not_read("no tracking coupon to look up")
 
@@ -248,6 +306,8 @@ class Commission(Frozen):
     unit: str | None = None
     created_at: datetime | None = None
     referral_email: str | None = None
+    referral_id: int | None = None
+    referral_uid: str | None = None
 
 
 class FPFacts(Frozen):

@@ -376,5 +376,10 @@ def _promoter_campaign_fields(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _commission_fields(row: dict[str, Any]) -> dict[str, Any]:
-    referral = row.get("referral")
-    return {**row, "referral_email": referral.get("email") if isinstance(referral, dict) else None}
+    referral = row.get("referral") if isinstance(row.get("referral"), dict) else {}
+    return {
+        **row,
+        "referral_email": referral.get("email"),
+        "referral_id": referral.get("id"),
+        "referral_uid": referral.get("uid"),
+    }
