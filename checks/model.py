@@ -39,6 +39,9 @@ class Outcome(Frozen):
     summary: str
     evidence: tuple[Evidence, ...] = ()
     remediation: str | None = None
+    # The check whose warning this failure is most likely due to (the verdict names that check).
+    # Not part of the JSON: the verdict carries it.
+    cause: str | None = Field(default=None, exclude=True)
 
 
 class Result(Frozen):
@@ -48,6 +51,7 @@ class Result(Frozen):
     summary: str
     evidence: tuple[Evidence, ...] = ()
     remediation: str | None = None
+    cause: str | None = Field(default=None, exclude=True)  # see Outcome.cause
 
 
 class Verdict(Frozen):
@@ -73,9 +77,15 @@ class Report(Frozen):
 
 
 def verdict_for(results: tuple[Result, ...] | list[Result]) -> Verdict:
-    """The most likely cause is the first check that fails, in the guide's causal order."""
+    """The most likely cause is the first check that fails, in the guide's causal order.  When that
+    failure is the symptom itself (a payment without commission) and it names the warning it most
+    likely comes from, the verdict names that check."""
     first_fail = next((r for r in results if r.status is Status.FAIL), None)
     if first_fail is not None:
+        by_id = {r.id: r for r in results}
+        cause = by_id.get(first_fail.cause or "")
+        if cause is not None and cause.status in (Status.WARN, Status.FAIL):
+            return Verdict(status=Status.FAIL, check=cause.id, summary=first_fail.summary)
         return Verdict(status=Status.FAIL, check=first_fail.id, summary=first_fail.summary)
     errors = [r for r in results if r.status is Status.ERROR]
     if errors:

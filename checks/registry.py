@@ -27,6 +27,8 @@ FACT_LABELS = {
     "stripe.subscriptions": "Stripe subscriptions",
     "stripe.other_mode_customers": "Stripe customers in the other mode",
     "stripe.tracking_coupon": "the tracking coupon in Stripe",
+    "stripe.checkout_sessions": "Stripe Checkout Sessions",
+    "stripe.guest_charges": "the charges of guest Checkout payments",
     "fp.referral": "the FirstPromoter referral",
     "fp.promoter_campaigns": "FirstPromoter promoter campaigns",
     "fp.commissions": "FirstPromoter commissions",
@@ -87,7 +89,7 @@ def run_rule(r: Rule, facts: Facts) -> Result:
             status=Status.ERROR,
             summary=f"This check crashed ({type(exc).__name__}); the other checks are unaffected.",
         )
-    return Result(id=r.id, title=r.title, **out.model_dump())
+    return Result(id=r.id, title=r.title, **out.model_dump(), cause=out.cause)
 
 
 def run(facts: Facts, only: Iterable[str] | None = None) -> tuple[Result, ...]:

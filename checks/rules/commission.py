@@ -1,32 +1,33 @@
-"""The outcome the guide is about: did FirstPromoter record a commission for this customer's payment?
+"""The outcome the guide is about: did FirstPromoter record a commission for the person's latest payment?
 
 A commission's `event_id` is the Stripe invoice id (subscriptions) or charge id (one-time sales);
-we also accept the charge / PaymentIntent ids that paid an invoice.  A payment FirstPromoter should
-count, older than its ~2 minutes, with no commission is the symptom support is asked about.
+a payment is matched by every id it has, then by the referral's commissions around its date
+(checks/trail.py says how).  A payment FirstPromoter should count, older than its ~2 minutes, with no
+commission is the symptom support is asked about: it always fails here, and the summary names the
+likeliest cause the other checks found (the verdict then names that check).
 """
 
 from __future__ import annotations
 
-from checks.facts import Commission, Facts
+from checks.amounts import counting_payments, payment_url
+from checks.facts import Facts
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
 from checks.registry import rule
 from checks.rules.account import FP_INTEGRATION
-from checks.rules.lead import lead_doubts
-from checks.rules.payment import TRACKING_DELAY, counting_payments, fmt_time, payment_url, payments
-from checks.rules.referral import BLOCKING, found_referral, import_events_hint
-
-
-def _amount(c: Commission) -> str:
-    if c.amount is None:
-        return "amount unknown"
-    if c.unit in (None, "cash"):
-        return f"{c.amount / 100:,.2f} cash"  # FirstPromoter keeps cash amounts in cents
-    return f"{c.amount} {c.unit}"
-
-
-def _describe(c: Commission) -> str:
-    return f"#{c.id} ({c.status or 'unknown status'}, {_amount(c)}) for {c.event_id}"
+from checks.rules.referral import BLOCKING, import_events_hint
+from checks.trail import (
+    describe_commission,
+    fmt_time,
+    found_referral,
+    lead_doubts,
+    match_commissions,
+    no_referral,
+    ok_items,
+    old_enough,
+    payments,
+    predates_referral,
+)
 
 
 @rule(
@@ -38,21 +39,11 @@ def _describe(c: Commission) -> str:
 def check(facts: Facts) -> Outcome:
     dash = Dashboard.of(facts)
     paid = payments(facts)
-    commissions = tuple(facts.fp.commissions.value or ())
-    by_event = {}
-    for p in paid:
-        for stripe_id in p.ids:
-            by_event[stripe_id] = p
-    matched = [c for c in commissions if c.event_id and c.event_id in by_event]
-    if matched:
-        return Outcome(
-            status=Status.PASS,
-            summary="FirstPromoter recorded commission " + "; ".join(_describe(c) for c in matched) + ".",
-            evidence=tuple(
-                Evidence(label="Commission", value=_describe(c), url=payment_url(dash, by_event[c.event_id]))
-                for c in matched
-            ),
-        )
+    matches = match_commissions(facts)
+    evidence = [
+        Evidence(label="Commission", value=f"{describe_commission(m.commission)}: {m.how}", url=payment_url(dash, p))
+        for p in reversed(paid) if (m := matches.get(p.id)) is not None
+    ][:5]
 
     counting = counting_payments(facts)
     if not counting:
@@ -60,60 +51,102 @@ def check(facts: Facts) -> Outcome:
         return Outcome(
             status=Status.SKIP,
             summary=f"No commission is expected: {why} (see payment.exists and payment.amount).",
+            evidence=tuple(evidence),
         )
-    old = [p for p in counting if facts.now - p.when >= TRACKING_DELAY]
+    old = [(p, v) for p, v in counting if old_enough(facts, p)]
     if not old:
         return Outcome(
             status=Status.SKIP,
             summary="No commission yet, but the payment is under 2 minutes old (see payment.timing).",
         )
-    lookup = facts.fp.referral
-    if lookup.ok and lookup.value is not None and lookup.value.referral is None:
+    latest, amount = old[-1]
+    missed = [p for p, _ in old if p.id not in matches]
+    evidence += [
+        Evidence(label=f"Paid {p.kind} without commission", value=f"{p.id} on {fmt_time(p.when)}", url=payment_url(dash, p))
+        for p in reversed(missed[-5:])
+    ]
+    used = {m.commission.id for m in matches.values()}
+    evidence += [
+        Evidence(label="Other commission of this person", value=describe_commission(c))
+        for c in ok_items(facts.fp.commissions) if c.id not in used
+    ][:5]
+    if latest.id in matches:
+        m = matches[latest.id]
+        older = f" ({len(missed)} earlier payment(s) have none: see the evidence)" if missed else ""
+        return Outcome(
+            status=Status.PASS,
+            summary=(
+                f"FirstPromoter recorded commission {describe_commission(m.commission)} for the latest payment, "
+                f"{latest.label} ({m.how}){older}."
+            ),
+            evidence=tuple(evidence),
+        )
+    if no_referral(facts):
         return Outcome(
             status=Status.SKIP,
             summary="No commission, and none can be recorded: there is no FirstPromoter referral (see fp.referral).",
+            evidence=tuple(evidence),
         )
 
-    latest = old[-1]
-    evidence = [
-        Evidence(label=f"Paid {p.kind} without commission", value=f"{p.id} on {fmt_time(p.when)}", url=payment_url(dash, p))
-        for p in reversed(old[-5:])
-    ]
-    evidence += [Evidence(label="Other commission of this person", value=_describe(c)) for c in commissions[:5]]
-    customer = latest.customer
     ref = found_referral(facts)
+    customer = latest.customer
+    missing = f"FirstPromoter recorded no commission for {latest.label} (paid {fmt_time(latest.when)})"
+
+    def fail(why: str, fix: str, cause: str | None = None) -> Outcome:
+        return Outcome(status=Status.FAIL, summary=f"{missing}, {why}", evidence=tuple(evidence), remediation=fix, cause=cause)
+
     state = (ref.state or "").lower() if ref else ""
     if state in BLOCKING:
-        return Outcome(
-            status=Status.FAIL,
-            summary=(
-                f"FirstPromoter recorded no commission for {latest.label} (paid {fmt_time(latest.when)}): "
-                f"expected while the referral is {state} (see fp.referral)."
-            ),
-            evidence=tuple(evidence),
-            remediation="Fix the referral's state first (see fp.referral), then " + import_events_hint(customer) + ".",
+        return fail(
+            f"as expected while the referral is {state} (see fp.referral).",
+            "Fix the referral's state first (see fp.referral), then " + import_events_hint(customer) + ".",
+            "fp.referral",
         )
-    doubts = lead_doubts(facts)
+    if predates_referral(latest, ref):
+        return fail(
+            "as expected: it was paid before the referral existed (see payment.timing).",
+            "See payment.timing: import the Stripe events once the referral's uid is the customer id.",
+            "payment.timing",
+        )
+    if latest.guest:
+        return fail(
+            "because it was a guest payment with no Stripe customer to match to the lead (see lead.email).",
+            "See lead.email: add the commission by hand, and make checkout create customers.",
+            "lead.email",
+        )
+    if amount.status is Status.WARN:
+        return fail(
+            f"possibly because of its amount: {amount.summary} (see payment.amount)",
+            (amount.remediation or "See payment.amount.") + " If the amount is not the reason, " + import_events_hint(customer) + ".",
+            "payment.amount",
+        )
+    doubts = lead_doubts(facts, customer)
     if doubts:
-        # the lead.email warning is the likelier cause; a failure here would hide it in the verdict
-        return Outcome(
-            status=Status.WARN,
-            summary=(
-                f"FirstPromoter recorded no commission for {latest.label} (paid {fmt_time(latest.when)}), "
-                f"likely because {' and '.join(doubts)} (see lead.email)."
-            ),
-            evidence=tuple(evidence),
-            remediation="Resolve the lead.email warning first, then " + import_events_hint(customer) + ".",
+        return fail(
+            f"most likely because {' and '.join(doubts)} (see lead.email).",
+            "Resolve the lead.email warning first, then " + import_events_hint(customer) + ".",
+            "lead.email",
         )
-    return Outcome(
-        status=Status.FAIL,
-        summary=(
-            f"FirstPromoter recorded no commission for {latest.label} (paid {fmt_time(latest.when)}), although "
-            "the payment counts and is older than 2 minutes."
-        ),
-        evidence=tuple(evidence),
-        remediation=(
-            f"{FP_INTEGRATION}: check that Stripe is still connected (to the right account and mode) and "
-            "that its webhooks reach FirstPromoter. Then " + import_events_hint(customer) + "."
-        ),
+    credited = [p for p in paid if p.id in matches and p.when < latest.when]
+    if credited:
+        followed = {p.customer for p in credited if p.customer}
+        if customer and followed and customer not in followed:
+            return fail(
+                f"while it credited earlier payments of {', '.join(sorted(followed))}: after the first payment "
+                f"FirstPromoter follows that customer id, and this payment came from {customer}.",
+                f"Make {customer} part of the referral: put the referral's uid in its metadata as fp_uid, or "
+                + import_events_hint(customer) + ".",
+            )
+        return fail(
+            f"although it credited earlier payments of the same customer ({', '.join(p.id for p in credited[-3:])}) "
+            "and this one counts: most likely the Stripe event for it never reached FirstPromoter (the integration "
+            "was disconnected or reconnected to another account or mode since, or a webhook failed).",
+            f"{FP_INTEGRATION}: check that Stripe is still connected, to the right account and mode. Then "
+            + import_events_hint(customer) + ".",
+        )
+    return fail(
+        "although the payment counts and is older than 2 minutes: most likely FirstPromoter's Stripe integration "
+        "did not receive it (not connected, connected to another account or mode, or its webhooks fail).",
+        f"{FP_INTEGRATION}: check that Stripe is still connected (to the right account and mode) and that its "
+        "webhooks reach FirstPromoter. Then " + import_events_hint(customer) + ".",
     )

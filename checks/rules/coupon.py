@@ -9,12 +9,13 @@ sale was missed, so it is a warning there.
 
 from __future__ import annotations
 
+from checks.amounts import describe_discount
 from checks.facts import Facts, PromoterCampaign, Referral, StripeInvoice
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
 from checks.registry import rule
-from checks.rules.payment import describe_discount, payments
-from checks.rules.referral import found_referral, import_events_hint, only_customer_id
+from checks.rules.referral import import_events_hint
+from checks.trail import found_referral, only_customer_id, payments, signals
 
 
 def promoter_campaign(facts: Facts, ref: Referral | None) -> PromoterCampaign | None:
@@ -92,11 +93,7 @@ def check_id(facts: Facts) -> Outcome:
             summary=f"Coupon tracking not in use here: {how} and no invoice carries a discount.",
         )
     if ref is None:
-        return Outcome(
-            status=Status.SKIP,
-            summary=f"No FirstPromoter referral, so no promoter campaign coupon to compare with the invoice's {used_text}.",
-            evidence=tuple(evidence),
-        )
+        return _without_referral(facts, evidence, used_text)
     pc = promoter_campaign(facts, ref)
     if pc is None:
         return Outcome(
@@ -275,4 +272,58 @@ def check_unique(facts: Facts) -> Outcome:
             f"set each one as the Coupon Code of one promoter campaign in FirstPromoter (change {listed}). "
             "Campaign-wide coupons cannot be used for tracking."
         ),
+    )
+
+
+def _without_referral(facts: Facts, evidence: list[Evidence], used_text: str) -> Outcome:
+    """No referral: did the payment's coupon or promotion code belong to a promoter campaign?  That is
+    how coupon tracking creates a referral, so a mismatch there is why there is none."""
+    found = [s for s in signals(facts) if s.kind in ("coupon", "promotion_code")]
+    if facts.stripe.invoices.limits:
+        evidence += [Evidence(label="Not examined", value=t) for t in facts.stripe.invoices.limits]
+    codes = [s for s in found if s.kind == "promotion_code" and s.campaigns]
+    if codes:
+        s = codes[0]
+        inv = discounted_invoice(facts)
+        coupon_id = next(
+            (d.coupon.id for d in (inv.discounts if inv else ()) if d.promotion_code and d.promotion_code.code == s.value and d.coupon),
+            None,
+        )
+        names = "; ".join(campaign_name(pc) for pc in s.campaigns)
+        return Outcome(
+            status=Status.FAIL,
+            summary=(
+                f"The payment used promotion code {s.value}, which is what the Coupon Code field of {names} holds: "
+                "FirstPromoter matches the Coupon id behind a code"
+                + (f" ({coupon_id})" if coupon_id else "")
+                + ", not the code customers type, so coupon tracking never created a referral for this sale."
+            ),
+            evidence=tuple(evidence),
+            remediation=(
+                f"In FirstPromoter set the Coupon Code field of {names} to {coupon_id or 'the Coupon id behind the code'} "
+                f"and keep {s.value} as the code the promoter shares. Then add this referral by hand under that "
+                "promoter and " + import_events_hint(only_customer_id(facts)) + "."
+            ),
+        )
+    owned = [s for s in found if s.kind == "coupon" and s.campaigns]
+    if owned:
+        s = owned[0]
+        return Outcome(
+            status=Status.PASS,
+            summary=(
+                f"The payment used coupon {s.value}, the tracking coupon of {campaign_name(s.campaigns[0])} (a Stripe "
+                "Coupon id): coupon tracking should have created a referral (see fp.referral)."
+            ),
+            evidence=tuple(evidence),
+        )
+    if found:
+        return Outcome(
+            status=Status.SKIP,
+            summary=f"No FirstPromoter referral, and the payment's {used_text or 'coupon'} is no promoter campaign's tracking coupon.",
+            evidence=tuple(evidence),
+        )
+    return Outcome(
+        status=Status.SKIP,
+        summary="No FirstPromoter referral, and no payment carries a coupon: coupon tracking is not in play.",
+        evidence=tuple(evidence),
     )

@@ -13,35 +13,18 @@ from checks.facts import Facts, StripeCustomer
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
 from checks.registry import rule
-from checks.rules.payment import payments
-from checks.rules.referral import found_referral, import_events_hint
-
-
-def target_email(facts: Facts) -> str | None:
-    """The email FirstPromoter knows the person by: the referral's, else the one asked about."""
-    ref = found_referral(facts)
-    return (ref.email if ref and ref.email else None) or facts.query.email
-
-
-def customers_with_email(facts: Facts, email: str) -> list[StripeCustomer]:
-    """Stripe customers whose email equals `email` ignoring case, exact spellings first."""
-    found = [c for c in facts.stripe.customers.value or () if c.email and c.email.casefold() == email.casefold()]
-    return sorted(found, key=lambda c: c.email != email)
-
-
-def lead_doubts(facts: Facts) -> list[str]:
-    """Why FirstPromoter may not match the payment to this lead by email (for fp.commission)."""
-    email = target_email(facts)
-    if not email or not facts.stripe.customers.ok:
-        return []
-    found = customers_with_email(facts, email)
-    doubts = []
-    if len(found) > 1:
-        doubts.append(f"{len(found)} Stripe customers share {email}")
-    variants = [c for c in found if c.email != email]
-    if variants:
-        doubts.append(f"the Stripe email is spelled {variants[0].email}, the referral's {email}")
-    return doubts
+from checks.rules.referral import import_events_hint
+from checks.trail import (
+    Payment,
+    customers_with_email,
+    fmt_time,
+    found_referral,
+    guest_payments,
+    lead_doubts,
+    payments,
+    target_email,
+    uid_customers,
+)
 
 
 def _customer_ev(dash: Dashboard, c: StripeCustomer, note: str = "") -> Evidence:
@@ -75,6 +58,13 @@ def check_email(facts: Facts) -> Outcome:
         evidence.append(Evidence(label=source, value=email))
     if facts.fp.referral.error:
         evidence.append(Evidence(label="Note", value="the FirstPromoter referral could not be read; compared with the email asked about"))
+    if ref is None and not facts.fp.referral.error:
+        why = "no FirstPromoter referral"
+        return Outcome(
+            status=Status.SKIP,
+            summary=f"No lead email to compare with: {why} (see fp.referral).",
+            evidence=tuple(_customer_ev(dash, c) for c in customers),
+        )
     if not email:
         return Outcome(
             status=Status.SKIP,
@@ -102,6 +92,9 @@ def check_email(facts: Facts) -> Outcome:
                 ),
                 evidence=tuple(evidence) + tuple(_customer_ev(dash, c) for c in elsewhere),
             )
+        guests = guest_payments(facts)
+        if guests:
+            return _guest(facts, email, guests, evidence)
         linked = [c for c in customers if ref and ref.uid and ref.uid in (c.id, c.fp_uid)]
         evidence += [_customer_ev(dash, c, f"(found by {c.match})") for c in customers]
         if linked:
@@ -146,6 +139,19 @@ def check_email(facts: Facts) -> Outcome:
         if c.email != email:
             notes.append("email differs in letter case")
         evidence.append(_customer_ev(dash, c, "; ".join(notes)))
+
+    linked = [c for c in uid_customers(facts, ref) if c.id in payers]
+    if (len(found) > 1 or variants) and linked and not lead_doubts(facts, linked[-1].id):
+        c = linked[-1]
+        how = "is the referral's uid" if c.id == (ref.uid if ref else None) else "carries the referral's uid as fp_uid"
+        return Outcome(
+            status=Status.PASS,
+            summary=(
+                f"The paying Stripe customer {c.id} {how}, so FirstPromoter matches its payments by uid, whatever "
+                f"the other customers with {email} or the email's letter case."
+            ),
+            evidence=tuple(evidence),
+        )
 
     if len(found) > 1:
         described = []
@@ -258,5 +264,36 @@ def check_uid(facts: Facts) -> Outcome:
             f"Either {import_events_hint(target)}, or add "
             f"fp_uid = {uid} to the metadata of Stripe customer {where} (Stripe → Customers → Metadata) so "
             "later payments match."
+        ),
+    )
+
+
+def _guest(facts: Facts, email: str, guests: list[Payment], evidence: list[Evidence]) -> Outcome:
+    """Paid through Checkout or a Payment Link without a Stripe customer being created."""
+    p = guests[-1]
+    s = p.session
+    where = f"Checkout Session {s.id}" if s else p.label
+    link = " (a Payment Link)" if s and s.payment_link else ""
+    evidence += [
+        Evidence(
+            label="Guest payment",
+            value=f"{q.id} {money.fmt(q.paid, q.currency)} on {fmt_time(q.when)}"
+            + (f" via {q.session.id}" if q.session and q.session.id != q.id else ""),
+        )
+        for q in guests[-5:]
+    ]
+    return Outcome(
+        status=Status.FAIL,
+        summary=(
+            f"{email} paid as a guest: {where}{link} took {money.fmt(p.paid, p.currency)} on {fmt_time(p.when)} "
+            "without creating a Stripe customer (customer_creation if_required, Stripe's default in payment "
+            "mode). FirstPromoter cannot match a payment with no customer to the lead."
+        ),
+        evidence=tuple(evidence),
+        remediation=(
+            "Make checkout create a customer (customer_creation: always on Checkout Sessions; Payment Links: "
+            "\"Create customers\" on), and pass the visitor's fp_tid in the session's metadata.fp_tid (Checkout) or "
+            "as client_reference_id (Payment Links; FirstPromoter's script adds it to buy.stripe.com links). "
+            "Import Stripe Events needs a Stripe customer, so add this sale's commission by hand in FirstPromoter."
         ),
     )

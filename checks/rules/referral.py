@@ -1,8 +1,12 @@
 """Guide premise "the referral is tracking correctly and appears as a lead": the person exists as a
 FirstPromoter referral, in a state that can still convert, under a promoter and campaign.
 
-No referral at all means the click/cookie (or coupon) tracking never created one: the Stripe
-integration cannot convert a lead that does not exist.
+No referral at all means nothing created one: not the tracking script (click/cookie), and not
+FirstPromoter's Stripe integration either, which also creates referrals from what a payment carries
+(a promoter's tracking coupon, `fp_tid` in Checkout Session or customer metadata, a Payment Link's
+`client_reference_id`).  When a payment carried one of those, the cause is on that side (wrong
+account or mode, a promotion code in the Coupon Code field); only when nothing points elsewhere is
+the signup probably never tracked, and that is said as a likelihood.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from checks.facts import Facts, Referral
 from checks.model import Evidence, Outcome, Status
 from checks.registry import rule
+from checks.trail import Signal, customers, only_customer_id, payments, signals
 
 # States in which FirstPromoter credits no sales (HC 8975249); "disabled" in case it shows up as such.
 BLOCKING = {
@@ -31,18 +36,6 @@ def import_events_hint(customer_id: str | None) -> str:
     """The guide's fix for a sale FirstPromoter missed.  A suggestion only: fpcheck never writes."""
     cus = customer_id or "the Stripe customer id (cus_…)"
     return f'set the referral\'s uid to {cus} in FirstPromoter and use "Import Stripe Events" on it to bring in the missed sales'
-
-
-def found_referral(facts: Facts) -> Referral | None:
-    """The referral, when the lookup worked and found one."""
-    fetched = facts.fp.referral
-    return fetched.value.referral if fetched.ok and fetched.value else None
-
-
-def only_customer_id(facts: Facts) -> str | None:
-    """The Stripe customer id when exactly one customer was found (for concrete advice)."""
-    customers = facts.stripe.customers.value if facts.stripe.customers.ok else None
-    return customers[0].id if customers and len(customers) == 1 else None
 
 
 def referral_evidence(ref: Referral) -> list[Evidence]:
@@ -100,25 +93,7 @@ def check(facts: Facts) -> Outcome:
     ref = lookup.referral
     asked = facts.query.email or facts.query.customer_id or facts.query.raw
     if ref is None:
-        tried = ", ".join(lookup.tried) if lookup.tried else "email"
-        cus = only_customer_id(facts)
-        return Outcome(
-            status=Status.FAIL,
-            summary=(
-                f"FirstPromoter has no referral for {asked} (looked up by {tried}): the signup was never "
-                "tracked. Click/cookie tracking failed, not the Stripe integration."
-            ),
-            evidence=(Evidence(label="Looked up by", value=tried),),
-            remediation=(
-                "Check how this visitor should have been tracked: the FirstPromoter tracking script on your "
-                "site (the referral call must run after the main script, with the signup's email), the fp_tid "
-                "reaching Stripe (Checkout Session metadata.fp_tid, or client_reference_id on Payment Links), "
-                "or, with coupon tracking, the promoter's coupon at checkout. To credit this sale now, add the "
-                "referral by hand in FirstPromoter under the right promoter, then "
-                + import_events_hint(cus)
-                + "."
-            ),
-        )
+        return _no_referral(facts, asked, lookup.tried)
 
     evidence = tuple(referral_evidence(ref))
     who = ref.email or f"referral #{ref.id}"
@@ -140,8 +115,8 @@ def check(facts: Facts) -> Outcome:
         return Outcome(
             status=Status.PASS,
             summary=(
-                f"{who} is already a FirstPromoter customer (since {since}, state {ref.state or 'unknown'})"
-                f"{_by_whom(ref)}: the conversion worked, nothing to fix here."
+                f"{who} is a FirstPromoter customer (since {since}, state {ref.state or 'unknown'})"
+                f"{_by_whom(ref)}: an earlier payment converted the referral (fp.commission checks the latest one)."
             ),
             evidence=evidence,
         )
@@ -162,5 +137,98 @@ def check(facts: Facts) -> Outcome:
         remediation=(
             f"Open the referral {who} in FirstPromoter and check its state; a lead should read Signup/Lead. "
             "If a sale was missed, " + import_events_hint(only_customer_id(facts)) + "."
+        ),
+    )
+
+
+# ---------------------------------------------------------------- no referral
+
+
+_ADD_BY_HAND = (
+    "To credit this sale now, add the referral by hand in FirstPromoter under the right promoter, then "
+)
+
+
+def _signal_text(s: Signal) -> str:
+    what = {
+        "coupon": f"coupon {s.value}",
+        "promotion_code": f"promotion code {s.value}",
+        "fp_tid": f"fp_tid {s.value}",
+        "client_reference_id": f"client_reference_id {s.value}",
+    }[s.kind]
+    return f"{what} on {s.where}"
+
+
+def _no_referral(facts: Facts, asked: str, tried_by: tuple[str, ...]) -> Outcome:
+    tried = ", ".join(tried_by) if tried_by else "email"
+    evidence = [Evidence(label="Looked up by", value=tried)]
+    cus = only_customer_id(facts)
+    if not customers(facts) and not payments(facts):
+        mode = f" in {facts.stripe.key_mode} mode" if facts.stripe.key_mode else ""
+        return Outcome(
+            status=Status.FAIL,
+            summary=(
+                f"Nothing matches {asked}: no Stripe customer{mode} and no FirstPromoter referral (looked up by "
+                f"{tried}). Most likely a typo, a customer of another Stripe account, or one in the other mode."
+            ),
+            evidence=tuple(evidence),
+            remediation=(
+                f"Check the spelling of {asked}; search for the person in the Stripe dashboard of the account "
+                "FirstPromoter is connected to, in both live and test mode, and in FirstPromoter's Referrals list."
+            ),
+        )
+    found = signals(facts)
+    evidence += [Evidence(label="Payment carried", value=_signal_text(s)) for s in found]
+    misfiled = [s for s in found if s.kind == "promotion_code" and s.campaigns]
+    if misfiled:
+        s = misfiled[0]
+        return Outcome(
+            status=Status.FAIL,
+            summary=(
+                f"FirstPromoter has no referral for {asked}. The payment used promotion code {s.value}, which is "
+                "the Coupon Code of a promoter campaign: FirstPromoter matches the Coupon id behind a code, not "
+                "the code, so the coupon never created a referral (see coupon.id)."
+            ),
+            evidence=tuple(evidence),
+            remediation="Fix the campaign's Coupon Code first (see coupon.id), then " + _ADD_BY_HAND.lower()
+            + import_events_hint(cus) + ".",
+            cause="coupon.id",
+        )
+    tracked = [s for s in found if (s.kind == "coupon" and s.campaigns) or s.kind in ("fp_tid", "client_reference_id")]
+    if tracked:
+        s = tracked[0]
+        return Outcome(
+            status=Status.FAIL,
+            summary=(
+                f"FirstPromoter has no referral for {asked}, although the payment carried {_signal_text(s)}, which "
+                "FirstPromoter's Stripe integration creates referrals from. Most likely the integration does not "
+                "see this Stripe account's events: connected to another account, in the other mode, or "
+                "disconnected (see stripe.account and stripe.mode)"
+                + (", or the fp_tid is not a click FirstPromoter knows" if s.kind == "fp_tid" else "")
+                + "."
+            ),
+            evidence=tuple(evidence),
+            remediation=(
+                "In FirstPromoter open Settings → Integrations → Stripe and check the connected account and "
+                "mode against the payment's. " + _ADD_BY_HAND + import_events_hint(cus) + "."
+            ),
+        )
+    email = facts.query.email
+    spelled = (
+        f" Check the spelling of {email}: FirstPromoter may know the person under another email." if email else ""
+    )
+    return Outcome(
+        status=Status.FAIL,
+        summary=(
+            f"FirstPromoter has no referral for {asked} (looked up by {tried}), and the payments carry nothing "
+            "FirstPromoter's Stripe integration tracks by (no promoter coupon, fp_tid or client_reference_id): "
+            "the signup was probably never tracked." + spelled
+        ),
+        evidence=tuple(evidence),
+        remediation=(
+            "Check how this visitor should have been tracked: the FirstPromoter tracking script on your "
+            "site (the referral call must run after the main script, with the signup's email), the fp_tid "
+            "reaching Stripe (Checkout Session metadata.fp_tid, or client_reference_id on Payment Links), "
+            "or, with coupon tracking, the promoter's coupon at checkout. " + _ADD_BY_HAND + import_events_hint(cus) + "."
         ),
     )

@@ -94,7 +94,6 @@ SCENARIOS: tuple[Scenario, ...] = (
         "case-variant", "case@example.com", "lead.email",
         "The Stripe customer's email differs only in letter case (Stripe's filter is case-sensitive).",
         stripe_customer_id="cus_DemoCaseVar001", stripe_email="Case@Example.com",
-        referral_uid="cus_DemoCaseVar001",
     ),
     Scenario(
         "duplicate-customers", "dupe@example.com", "lead.email",

@@ -22,8 +22,10 @@ from checks.facts import (
     Referral,
     ReferralCampaignLink,
     ReferralLookup,
+    Settlement,
     StripeAccount,
     StripeCharge,
+    StripeCheckoutSession,
     StripeCoupon,
     StripeCustomer,
     StripeDiscount,
@@ -96,12 +98,28 @@ def invoice(id: str = "in_A", customer: str = "cus_A", *, status: str = "paid", 
 
 def charge(id: str = "ch_A", customer: str = "cus_A", *, amount: int = 2900, currency: str = "usd",
            status: str = "succeeded", refunded: int = 0, ago: timedelta = DAY, live: bool = False,
-           payment_intent: str | None = None) -> StripeCharge:
+           payment_intent: str | None = None, settled: tuple[int, str] | None = None,
+           settlement_unread: str | None = None) -> StripeCharge:
     ok = status == "succeeded"
     return StripeCharge(
+        settlement=Settlement(amount=settled[0], currency=settled[1]) if settled else None,
+        settlement_unread=settlement_unread,
         id=id, customer=customer, amount=amount, amount_captured=amount if ok else 0, amount_refunded=refunded,
         currency=currency, status=status, paid=ok, refunded=refunded >= amount and refunded > 0, livemode=live,
         created=NOW - ago, payment_intent=payment_intent,
+    )
+
+
+def session(id: str = "cs_A", *, customer: str | None = None, email: str = "a@example.com",
+            amount: int = 4900, currency: str = "usd", ago: timedelta = 2 * DAY, payment_intent: str | None = "pi_G",
+            metadata: dict[str, str] | None = None, client_reference_id: str | None = None,
+            mode: str = "payment", payment_link: str | None = None, invoice: str | None = None) -> StripeCheckoutSession:
+    """A complete, paid Checkout Session; a guest one (no customer) unless `customer` is given."""
+    return StripeCheckoutSession(
+        id=id, customer=customer, customer_email=email, mode=mode, status="complete", payment_status="paid",
+        amount_total=amount, currency=currency, client_reference_id=client_reference_id, metadata=metadata or {},
+        customer_creation="if_required", payment_intent=payment_intent, invoice=invoice, payment_link=payment_link,
+        created=NOW - ago,
     )
 
 
@@ -122,11 +140,11 @@ def link(pc_id: int = sc.PC_ANA) -> ReferralCampaignLink:
 
 def referral(email: str | None = "a@example.com", *, state: str = "signup", uid: str | None = None,
              pc: int = sc.PC_ANA, entry_source: str = "cookie", customer_since: datetime | None = None,
-             id: int = 5001) -> Referral:
+             id: int = 5001, created_ago: timedelta = 10 * DAY) -> Referral:
     if state == "active" and customer_since is None:
         customer_since = NOW - 3 * DAY
     return Referral(id=id, email=email, uid=uid, state=state, entry_source=entry_source,
-                    created_at=NOW - 10 * DAY, customer_since=customer_since, fraud_check="no_suspicion",
+                    created_at=NOW - created_ago, customer_since=customer_since, fraud_check="no_suspicion",
                     is_expired=False, promoter_campaign=link(pc))
 
 
@@ -140,9 +158,10 @@ def sandbox_campaigns() -> tuple[PromoterCampaign, ...]:
     return tuple(promoter_campaign(pc, c) for pc, c in sc.PROMOTER_CAMPAIGN_COUPONS.items())
 
 
-def commission(event_id: str, *, id: int = 7001, status: str = "approved", amount: int = 580) -> Commission:
-    return Commission(id=id, status=status, event_id=event_id, amount=amount, sale_amount=2900, unit="cash",
-                      created_at=NOW - DAY)
+def commission(event_id: str | None, *, id: int = 7001, status: str = "approved", amount: int = 580,
+               sale_amount: int = 2900, created_ago: timedelta = DAY, referral_id: int | None = None) -> Commission:
+    return Commission(id=id, status=status, event_id=event_id, amount=amount, sale_amount=sale_amount, unit="cash",
+                      created_at=NOW - created_ago, referral_id=referral_id)
 
 
 # ---------------------------------------------------------------- the snapshot
@@ -165,6 +184,8 @@ def facts(
     found_by: str = "email",
     campaigns: tuple[PromoterCampaign, ...] | Fetch | None = None,
     commissions: tuple[Commission, ...] | Fetch = (),
+    sessions: tuple[StripeCheckoutSession, ...] | Fetch = (),
+    guest_charges: tuple[StripeCharge, ...] | Fetch = (),
     account: StripeAccount | Fetch | None = None,
     key_mode: str | None = "test",
     expected_account: str | None = ACCOUNT,
@@ -199,6 +220,8 @@ def facts(
         subscriptions=money(subscriptions),
         other_mode_customers=f(other_mode) if other_mode is not None else StripeFacts().other_mode_customers,
         tracking_coupon=f(tracking) if tracking is not None else StripeFacts().tracking_coupon,
+        checkout_sessions=f(sessions),
+        guest_charges=f(guest_charges),
     )
     fp = FPFacts(
         referral=ref_fetch,

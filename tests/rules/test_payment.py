@@ -103,18 +103,31 @@ def test_usd_above_minimum_passes() -> None:
     assert r.status is Status.PASS and "$29.00" in r.summary and "$0.50" in r.summary
 
 
-def test_jpy_500_passes_and_jpy_30_fails() -> None:
-    ok = run_money(invoices=(invoice(total=500, currency="jpy"),))["payment.amount"]
-    assert ok.status is Status.PASS and "¥500" in ok.summary and "¥50" in ok.summary
-    low = run_money(charges=(charge(amount=30, currency="jpy"),))["payment.amount"]
-    assert low.status is Status.FAIL and "¥30" in low.summary and "¥50" in low.summary
+def test_jpy_compared_in_dollars_through_the_settlement() -> None:
+    ok = run_money(charges=(charge(amount=500, currency="jpy", settled=(334, "usd")),))["payment.amount"]
+    assert ok.status is Status.PASS and "¥500" in ok.summary and "$3.34" in ok.summary
+    # ¥60 is above Stripe's ¥50 minimum, but only $0.40: FirstPromoter does not track it
+    low = run_money(charges=(charge(amount=60, currency="jpy", settled=(40, "usd")),))["payment.amount"]
+    assert low.status is Status.FAIL and "¥60" in low.summary and "$0.40" in low.summary and "$0.50" in low.summary
+    below_stripe = run_money(charges=(charge(amount=30, currency="jpy"),))["payment.amount"]
+    assert below_stripe.status is Status.FAIL and "¥30" in below_stripe.summary and "¥50" in below_stripe.summary
 
 
-def test_known_non_usd_compares_with_stripes_minimum() -> None:
-    r = run_money(invoices=(invoice(total=1250, currency="eur"),))["payment.amount"]
-    assert r.status is Status.PASS and "€12.50" in r.summary and "€0.50" in r.summary
-    low = run_money(charges=(charge(amount=25, currency="gbp"),))["payment.amount"]
-    assert low.status is Status.FAIL and "£0.25" in low.summary and "£0.30" in low.summary
+def test_gbp_below_50_cents_fails_though_above_stripes_minimum() -> None:
+    r = run_money(charges=(charge(amount=35, currency="gbp", settled=(44, "usd")),))["payment.amount"]
+    assert r.status is Status.FAIL and "£0.35" in r.summary and "$0.44" in r.summary
+
+
+def test_non_usd_without_a_dollar_amount_warns_never_passes() -> None:
+    unread = charge(amount=1250, currency="eur", settlement_unread="the Stripe key lacks 'rak_balance_transaction_source_read'")
+    r = run_money(charges=(unread,))["payment.amount"]
+    assert r.status is Status.WARN and "cannot compare" in r.summary and "rak_balance_transaction_source_read" in r.summary
+    eur_account = run_money(charges=(charge(amount=40, currency="gbp", settled=(46, "eur")),))["payment.amount"]
+    assert eur_account.status is Status.WARN and "€0.46" in eur_account.summary
+    # an invoice is compared through the charge that paid it
+    inv = invoice(total=1250, currency="eur", charge_ids=("ch_A",))
+    r = run_money(invoices=(inv,), charges=(charge(amount=1250, currency="eur", settled=(1361, "usd")),))["payment.amount"]
+    assert r.status is Status.PASS and "$13.61" in r.summary
 
 
 def test_unknown_currency_warns_honestly() -> None:
