@@ -83,6 +83,8 @@ def check_id(facts: Facts) -> Outcome:
             Evidence(label="Invoice discount", value=describe_discount(d), url=dash.coupon(d.coupon.id, live=inv.livemode) if d.coupon else None)
             for d in inv.discounts
         ]
+    # a key that may not read coupons leaves their details out: say so where coupons are judged
+    evidence += [Evidence(label="Not examined", value=t) for t in facts.stripe.invoices.limits if "rak_" in t]
     used = _invoice_coupons(inv)
     used_text = ", ".join(describe_discount(d) for d in inv.discounts) if inv else ""
 
@@ -279,8 +281,6 @@ def _without_referral(facts: Facts, evidence: list[Evidence], used_text: str) ->
     """No referral: did the payment's coupon or promotion code belong to a promoter campaign?  That is
     how coupon tracking creates a referral, so a mismatch there is why there is none."""
     found = [s for s in signals(facts) if s.kind in ("coupon", "promotion_code")]
-    if facts.stripe.invoices.limits:
-        evidence += [Evidence(label="Not examined", value=t) for t in facts.stripe.invoices.limits]
     codes = [s for s in found if s.kind == "promotion_code" and s.campaigns]
     if codes:
         s = codes[0]
