@@ -113,7 +113,6 @@ def test_guest_checkout_payment_is_named_not_another_email() -> None:
     assert "customer_creation" in (r.remediation or "") and "client_reference_id" in (r.remediation or "")
     assert out["payment.exists"].status is Status.PASS and "guest" in out["payment.exists"].summary
     assert out["payment.amount"].status is Status.PASS
-    assert any("rak_coupon_read" in e.value for e in out["coupon.id"].evidence)
     assert out["fp.commission"].status is Status.FAIL and out["fp.commission"].cause == "lead.email"
     assert verdict(f).check == "lead.email"
 
@@ -195,4 +194,5 @@ def test_invoice_coupon_details_unread_is_said_not_an_error() -> None:
     out = results(f)
     assert not [r for r in out.values() if r.status is Status.ERROR]
     assert out["payment.amount"].status is Status.PASS
+    assert any("rak_coupon_read" in e.value for e in out["coupon.id"].evidence)
     assert any("rak_coupon_read" in e.value for e in out["coupon.id"].evidence)
