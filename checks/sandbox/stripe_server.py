@@ -12,9 +12,18 @@ Behaviour copied from Stripe (reference/stripe.md):
   4 levels deep; a Discount's coupon is `source.coupon`, a PromotionCode's is `promotion.coupon`.
 - `subscriptions` without `status` omits canceled ones; `status=all` includes them.
 - A restricted (rk_) key gets 403 on GET /v1/account, naming the account and the permission.
+  `deny(key, path, permission)` refuses endpoints, `deny_expand(key, field, permission)` refuses
+  expanding a field (e.g. `discounts.source.coupon`, `balance_transaction`), and `restrict(key,
+  permission, ...)` does both for a read permission (see RESTRICTABLE).
+- Charges carry a `balance_transaction` (`txn_…`, expandable): the settlement amount and currency.
+- Checkout Sessions (`/v1/checkout/sessions`) with `customer` null for guest payments; filters
+  `customer`, `customer_details[email]`, `payment_intent`, `payment_link`, `status`,
+  `subscription`, `created[gt|gte|lt|lte]`.
 - Bad keys get 401 with the key masked; every answer carries a `Request-Id`.
 
-Our assumption, not verified against Stripe: customer search's `email:'x'` matches case-insensitively.
+Our assumptions, not verified against Stripe: customer search's `email:'x'` matches
+case-insensitively; `customer_details[email]` matches exactly (case-sensitive, like
+`customers?email=`); expanding `balance_transaction` needs `rak_balance_read`.
 """
 
 from __future__ import annotations
@@ -68,7 +77,7 @@ API_ERROR = {
 
 # What a read permission covers in this stand-in: its endpoints and the expansions that need it.
 # Permission names as Stripe's 403 messages spell them (reference/stripe.md §11); the balance
-# transaction one is our assumption (see README of the sandbox in the report).
+# transaction one is our assumption (module docstring).
 RESTRICTABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rak_coupon_read": ((r"^/v1/coupons",), ("discounts.source.coupon", "promotion.coupon")),
     "rak_promotion_code_read": ((r"^/v1/promotion_codes",), ("discounts.promotion_code",)),
