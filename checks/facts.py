@@ -117,6 +117,9 @@ class StripeDiscount(Frozen):
     id: str  # di_...
     coupon: StripeCoupon | None = None  # source.coupon, expanded
     promotion_code: StripePromotionCode | None = None  # expanded when a code was used
+    # the promo_ id when a code was used, also when the key may not read promotion codes (then
+    # `promotion_code` is None)
+    promotion_code_id: str | None = None
 
 
 class StripeInvoice(Frozen):

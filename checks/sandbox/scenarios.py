@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 STRIPE_TEST_KEY = "sk_test_fpcheckSandbox0000000000"
 STRIPE_LIVE_KEY = "sk_live_fpcheckSandbox0000000000"  # sees the live-mode data set
 STRIPE_RESTRICTED_KEY = "rk_test_fpcheckSandbox0000000000"  # read-only; /v1/account answers 403
+# read-only and without the Coupons and Promotion codes permissions (scenario restricted-key)
+STRIPE_NOCOUPON_KEY = "rk_test_fpcheckNoCoupons00000"
 STRIPE_ACCOUNT_ID = "acct_1FpcheckSandbox01"
 STRIPE_ACCOUNT_NAME = "Acme Analytics (sandbox)"
 FP_API_KEY = "fp_sandbox_key_0000000000000000"

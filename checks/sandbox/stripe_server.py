@@ -12,9 +12,18 @@ Behaviour copied from Stripe (reference/stripe.md):
   4 levels deep; a Discount's coupon is `source.coupon`, a PromotionCode's is `promotion.coupon`.
 - `subscriptions` without `status` omits canceled ones; `status=all` includes them.
 - A restricted (rk_) key gets 403 on GET /v1/account, naming the account and the permission.
+  `deny(key, path, permission)` refuses endpoints, `deny_expand(key, field, permission)` refuses
+  expanding a field (e.g. `discounts.source.coupon`, `balance_transaction`), and `restrict(key,
+  permission, ...)` does both for a read permission (see RESTRICTABLE).
+- Charges carry a `balance_transaction` (`txn_…`, expandable): the settlement amount and currency.
+- Checkout Sessions (`/v1/checkout/sessions`) with `customer` null for guest payments; filters
+  `customer`, `customer_details[email]`, `payment_intent`, `payment_link`, `status`,
+  `subscription`, `created[gt|gte|lt|lte]`.
 - Bad keys get 401 with the key masked; every answer carries a `Request-Id`.
 
-Our assumption, not verified against Stripe: customer search's `email:'x'` matches case-insensitively.
+Our assumptions, not verified against Stripe: customer search's `email:'x'` matches
+case-insensitively; `customer_details[email]` matches exactly (case-sensitive, like
+`customers?email=`); expanding `balance_transaction` needs `rak_balance_read`.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from checks.sandbox.scenarios import (
     STRIPE_ACCOUNT_ID,
     STRIPE_ACCOUNT_NAME,
     STRIPE_LIVE_KEY,
+    STRIPE_NOCOUPON_KEY,
     STRIPE_RESTRICTED_KEY,
     STRIPE_TEST_KEY,
 )
@@ -63,6 +73,16 @@ API_ERROR = {
         "message": "Sorry, something went wrong on our end. Please try again.",
         "type": "api_error",
     }
+}
+
+# What a read permission covers in this stand-in: its endpoints and the expansions that need it.
+# Permission names as Stripe's 403 messages spell them (reference/stripe.md §11); the balance
+# transaction one is our assumption (module docstring).
+RESTRICTABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "rak_coupon_read": ((r"^/v1/coupons",), ("discounts.source.coupon", "promotion.coupon")),
+    "rak_promotion_code_read": ((r"^/v1/promotion_codes",), ("discounts.promotion_code",)),
+    "rak_balance_read": ((r"^/v1/balance",), ("balance_transaction",)),
+    "rak_checkout_session_read": ((r"^/v1/checkout/sessions",), ()),
 }
 
 _KEY_RX = re.compile(r"^((?:sk|rk|pk)_(?:test|live)_)")
@@ -139,6 +159,8 @@ class DataSet:
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     coupons: dict[str, dict[str, Any]] = field(default_factory=dict)
     promotion_codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    balance_transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    checkout_sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def store_for(self, field_name: str, id_: str) -> tuple[str, dict[str, dict[str, Any]]] | None:
         """Where an expandable reference lives: by field name for coupons (their ids are free text),
@@ -154,6 +176,8 @@ class DataSet:
             ("pi_", "payment_intent", self.payment_intents),
             ("sub_", "subscription", self.subscriptions),
             ("promo_", "promotion code", self.promotion_codes),
+            ("txn_", "balance transaction", self.balance_transactions),
+            ("cs_", "checkout session", self.checkout_sessions),
         ):
             if id_.startswith(prefix):
                 return kind, store
@@ -173,6 +197,7 @@ class StripeStandIn(StandIn):
         self.data: dict[Mode, DataSet] = {"test": DataSet(livemode=False), "live": DataSet(livemode=True)}
         self._keys: dict[str, bool] = {k: True for k in (STRIPE_TEST_KEY, STRIPE_LIVE_KEY, STRIPE_RESTRICTED_KEY)}
         self._denied: list[tuple[str, re.Pattern[str], str]] = []
+        self._denied_expands: list[tuple[str, str, str]] = []  # (key, field path, permission)
         self._seq = itertools.count(1)
         self._req_ids = itertools.count(1)
         self.account: dict[str, Any] = {}
@@ -199,6 +224,12 @@ class StripeStandIn(StandIn):
         self.route("GET", r"/v1/promotion_codes/(?P<id>[^/]+)",
                    get(self._retrieve("promotion code", "promotion_codes")))
         self.route("GET", r"/v1/promotion_codes", get(self._promotion_codes))
+        self.route("GET", r"/v1/balance_transactions/(?P<id>[^/]+)",
+                   get(self._retrieve("balance transaction", "balance_transactions")))
+        self._route_checkout_sessions()
+        # A read-only key without the Coupons and Promotion codes permissions (sandbox scenario).
+        self.add_key(STRIPE_NOCOUPON_KEY)
+        self.restrict(STRIPE_NOCOUPON_KEY, "rak_coupon_read", "rak_promotion_code_read")
 
     def clear_data(self) -> None:
         """Forget every seeded object (both modes), e.g. to seed again with a new `now`."""
@@ -215,6 +246,21 @@ class StripeStandIn(StandIn):
     def deny(self, key: str, path: str, permission: str) -> None:
         """Make `key` get Stripe's restricted-key 403 on paths matching `path`, naming `permission`."""
         self._denied.append((key, re.compile(path), permission))
+
+    def deny_expand(self, key: str, field: str, permission: str) -> None:
+        """Make `key` get Stripe's restricted-key 403, naming `permission`, when a request expands
+        `field` or anything under it (`discounts.source.coupon`, `balance_transaction`; a list's
+        `data.` prefix is ignored), as Stripe refuses to expand an object the key may not read."""
+        self._denied_expands.append((key, field.removeprefix("data."), permission))
+
+    def restrict(self, key: str, *permissions: str) -> None:
+        """`key` lacks these read permissions: their endpoints and their expansions answer 403."""
+        for permission in permissions:
+            paths, fields = RESTRICTABLE[permission]
+            for path in paths:
+                self.deny(key, path, permission)
+            for f in fields:
+                self.deny_expand(key, f, permission)
 
     def set_account(self, account_id: str, name: str | None, email: str = "billing@acme.example") -> None:
         acct = template("account")
@@ -271,6 +317,11 @@ class StripeStandIn(StandIn):
         for k, rx, permission in self._denied:
             if k == key and rx.search(req.path):
                 return self._permission_error(key, permission)
+        # expansions in request order: the first one the key may not read is named
+        for path in (p.removeprefix("data.") for p in req.prefixed("expand")):
+            for k, f, permission in self._denied_expands:
+                if k == key and (path == f or path.startswith(f + ".")):
+                    return self._permission_error(key, permission)
         return None
 
     def not_found(self, req: Request) -> Response:
@@ -602,11 +653,18 @@ class StripeStandIn(StandIn):
     def add_charge(
         self, id: str, customer: str | None, amount: int, *, created: int, currency: str = "usd",
         status: str = "succeeded", payment_intent: str | None = None, amount_refunded: int = 0,
-        billing_email: str | None = None, receipt_email: str | None = None, mode: Mode = "test",
+        billing_email: str | None = None, receipt_email: str | None = None,
+        settlement: tuple[int, str, float | None] | None = None, mode: Mode = "test",
     ) -> dict[str, Any]:
+        """A charge.  A succeeded one gets its balance transaction (`txn_…`): `settlement` is
+        (amount, currency, exchange rate) in the account's settlement currency; by default the
+        charge's own amount and currency, no conversion."""
         ds = self.data[mode]
         c = template("charge")
         ok = status == "succeeded"
+        if ok:
+            self.add_balance_transaction(f"txn_{self._suffix(id)}", id, created=created,
+                                         settlement=settlement or (amount, currency, None), mode=mode)
         c.update(
             id=id, customer=customer, amount=amount, currency=currency, created=created, status=status,
             amount_captured=amount if ok else 0, captured=ok, paid=ok, amount_refunded=amount_refunded,
@@ -624,6 +682,20 @@ class StripeStandIn(StandIn):
         c["refunds"]["url"] = f"/v1/charges/{id}/refunds"
         ds.charges[id] = c
         return c
+
+    def add_balance_transaction(
+        self, id: str, source: str, *, created: int, settlement: tuple[int, str, float | None],
+        mode: Mode = "test",
+    ) -> dict[str, Any]:
+        """A charge's balance transaction, shaped like fixtures3's: what the account received."""
+        ds = self.data[mode]
+        amount, currency, rate = settlement
+        t = template("balance_transaction")
+        t.update(id=id, source=source, amount=amount, currency=currency.lower(), exchange_rate=rate, fee=0,
+                 fee_details=[], net=amount, created=created, available_on=created + 2 * DAY,
+                 status="available", description=None, type="charge", reporting_category="charge")
+        ds.balance_transactions[id] = t
+        return t
 
     def add_subscription(
         self, id: str, customer: str, *, created: int, status: str = "active", amount: int = 2900,
@@ -762,3 +834,71 @@ class StripeStandIn(StandIn):
         )
         ds.invoice_payments[ip["id"]] = ip
         return ip
+
+    # ================================================================== Checkout Sessions
+    # Guest payments: Checkout in payment mode (and Payment Links) creates no Customer by default
+    # (`customer_creation: if_required`); the buyer is then only in `customer_details.email`.
+    _CS_STATUSES = ("open", "complete", "expired")
+    _CREATED_OPS = {"gt": int.__gt__, "gte": int.__ge__, "lt": int.__lt__, "lte": int.__le__}
+
+    def _route_checkout_sessions(self) -> None:
+        get = self._get
+        self.route("GET", r"/v1/checkout/sessions/(?P<id>[^/]+)",
+                   get(self._retrieve("checkout session", "checkout_sessions")))
+        self.route("GET", r"/v1/checkout/sessions", get(self._checkout_sessions))
+
+    def _checkout_sessions(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
+        objs = list(ds.checkout_sessions.values())
+        status = req.param("status")
+        if status is not None and status not in self._CS_STATUSES:
+            raise _BadRequest(f"Invalid status: must be one of {', '.join(self._CS_STATUSES)}", "status")
+        for name in ("customer", "payment_intent", "payment_link", "subscription", "status"):
+            val = req.param(name)
+            if val is not None:
+                objs = [o for o in objs if o.get(name) == val]
+        email = req.param("customer_details[email]")
+        if email is not None:  # our assumption: exact, like customers?email=
+            objs = [o for o in objs if (o.get("customer_details") or {}).get("email") == email]
+        for op, test in self._CREATED_OPS.items():
+            raw = req.param(f"created[{op}]")
+            if raw is None:
+                continue
+            try:
+                bound = int(raw)
+            except ValueError:
+                raise _BadRequest("Invalid integer: " + raw, f"created[{op}]") from None
+            objs = [o for o in objs if test(int(o["created"]), bound)]
+        exact = req.param("created")
+        if exact is not None:
+            objs = [o for o in objs if str(o["created"]) == exact]
+        return self._list(req, ds, objs, "/v1/checkout/sessions", "checkout session")
+
+    def add_checkout_session(
+        self, id: str, *, email: str | None, created: int, amount_total: int | None,
+        currency: str | None = "usd", checkout_mode: str = "payment", status: str = "complete",
+        payment_status: str = "paid", customer: str | None = None, customer_creation: str | None = "if_required",
+        client_reference_id: str | None = None, metadata: dict[str, str] | None = None,
+        payment_intent: str | None = None, invoice: str | None = None, subscription: str | None = None,
+        payment_link: str | None = None, mode: Mode = "test",
+    ) -> dict[str, Any]:
+        """A Checkout Session shaped like fixtures3's "checkout.session".  `checkout_mode` is the
+        session's `mode` (payment, subscription, setup); `mode` picks the data set, as elsewhere."""
+        if status not in self._CS_STATUSES:
+            raise ValueError(f"checkout session status {status!r}")
+        ds = self.data[mode]
+        cs = template("checkout.session")
+        cs.update(
+            id=id, created=created, expires_at=created + DAY, livemode=ds.livemode, mode=checkout_mode,
+            status=status, payment_status=payment_status, amount_total=amount_total, amount_subtotal=amount_total,
+            currency=currency, customer=customer, customer_creation=customer_creation,
+            customer_email=None, client_reference_id=client_reference_id, metadata=dict(metadata or {}),
+            payment_intent=payment_intent, invoice=invoice, subscription=subscription, payment_link=payment_link,
+            url=None if status != "open" else f"https://checkout.stripe.com/c/pay/{id}",
+            shipping_cost=None, shipping_address_collection=None, currency_conversion=None,
+            total_details={"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        )
+        cs["customer_details"].update(email=email, name=None)
+        if status == "complete":
+            cs["after_expiration"] = None
+        ds.checkout_sessions[id] = cs
+        return cs

@@ -19,7 +19,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,8 +31,10 @@ import stripe
 
 from checks.facts import (
     Mode,
+    Settlement,
     StripeAccount,
     StripeCharge,
+    StripeCheckoutSession,
     StripeCoupon,
     StripeCustomer,
     StripeDiscount,
@@ -42,7 +44,7 @@ from checks.facts import (
     TrackingCoupon,
 )
 from checks.ratelimit import RateLimitWait, TokenBucket
-from checks.sources import SourceError
+from checks.sources import Listed, SourceError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -57,6 +59,15 @@ INVOICE_EXPAND = [
     "data.discounts.promotion_code",
     "data.payments",
 ]
+# Expanding a referenced object needs the permission to read that object.  A key without it gets
+# Stripe's restricted-key 403 for the whole list; these expands are then dropped (and the key's
+# lack remembered), the rest is read, and the limit is named.
+OPTIONAL_EXPANDS: dict[str, tuple[str, ...]] = {
+    "rak_coupon_read": ("data.discounts.source.coupon",),
+    "rak_promotion_code_read": ("data.discounts.promotion_code",),
+}
+_ALL_OPTIONAL = tuple(e for es in OPTIONAL_EXPANDS.values() for e in es)
+CHARGE_EXPAND = "data.balance_transaction"
 
 _SECRET_RX = re.compile(r"\b(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9*._\-]*")
 _PERMISSION_RX = re.compile(r"Having the '(rak_\w+)' permission")
@@ -77,12 +88,22 @@ def redact(text: str) -> str:
     return _SECRET_RX.sub("[key hidden]", text)
 
 
+class PermissionDenied(SourceError):
+    """Stripe's restricted-key 403: the key lacks `permission` (as Stripe's message names it, or
+    None when the message names none)."""
+
+    def __init__(self, reason: str, permission: str | None) -> None:
+        super().__init__(reason)
+        self.permission = permission
+
+
 @dataclass
 class _Failure:
     reason: str  # one attempt's failure, human words
     retry: bool
-    kind: str  # "rate_limit", "server", "network", "other"
+    kind: str  # "rate_limit", "server", "network", "permission", "other"
     wait: float | None = None  # what the server asked us to wait (Retry-After)
+    permission: str | None = None  # the rak_… permission a 403 names
 
 
 class _GetOnlyClient(stripe.RequestsClient):
@@ -124,6 +145,9 @@ class StripeReader:
         self.host = urlsplit(self.api_base).netloc or self.api_base
         # Set by customers_by_email when search could not be used (case variants may be missed).
         self.search_warning: str | None = None
+        # Permissions this key was found to lack for optional expands (asked once per reader).
+        self._lacks: set[str] = set()
+        self._lacks_settlement: str | None = None  # the permission balance transactions need, once refused
         self._calls = 0
         self._lock = threading.Lock()
         self._limiter = limiter
@@ -175,15 +199,18 @@ class StripeReader:
         raw = _plain(got)
         return self._parse("the Stripe account", lambda: _account(raw))
 
-    def customers_by_email(self, email: str) -> tuple[StripeCustomer, ...]:
+    def customers_by_email(self, email: str) -> Listed[StripeCustomer]:
         """Customers whose email is `email` exactly or in another letter case.
 
         Stripe's list filter is case-sensitive, so: the exact email, the lower-cased email, then a
-        search to catch other case variants.  A refused search does not fail the lookup."""
+        search to catch other case variants.  A refused search does not fail the lookup.  When a
+        read stopped at its bound, `.limits` says so (more customers exist than were read)."""
         email = email.strip()
         found: dict[str, StripeCustomer] = {}
+        limits: list[str] = []
 
-        def add(raws: Iterable[dict[str, Any]]) -> None:
+        def add(raws: Listed[dict[str, Any]]) -> None:
+            limits.extend(raws.limits)
             for raw in raws:
                 their = raw.get("email") or ""
                 if raw["id"] in found or their.casefold() != email.casefold():
@@ -195,7 +222,8 @@ class StripeReader:
         with ThreadPoolExecutor(max_workers=3, thread_name_prefix="fpcheck-stripe") as pool:
             lists = [
                 pool.submit(
-                    self._pages, "listing Stripe customers by email", self._client.v1.customers.list, {"email": v}
+                    self._pages, "listing Stripe customers by email", self._client.v1.customers.list, {"email": v},
+                    "customers with that email",
                 )
                 for v in dict.fromkeys((email, email.lower()))
             ]
@@ -209,9 +237,11 @@ class StripeReader:
                 self.search_warning = f"customer search was unavailable, so other letter cases may be missed: {exc}"
                 log.info("Stripe customer search unavailable: %s", exc)
         # exact matches first; within each group Stripe's order (newest first)
-        return tuple(sorted(found.values(), key=lambda c: c.match != "exact"))
+        return Listed(sorted(found.values(), key=lambda c: c.match != "exact"), limits)
 
-    def customer(self, customer_id: str) -> StripeCustomer | None:
+    def customer(self, customer_id: str, match: str = "id") -> StripeCustomer | None:
+        """One customer by id, or None when Stripe has none (or it was deleted).  `match` records why
+        it was read: "id" (the query was this id) or "uid" (the referral's uid names it)."""
         got = self._maybe(
             f"reading Stripe customer {customer_id}", lambda: self._client.v1.customers.retrieve(customer_id)
         )
@@ -220,31 +250,99 @@ class StripeReader:
         raw = _plain(got)
         if raw.get("deleted"):
             return None
-        return self._parse("a Stripe customer", lambda: _customer(raw, "id"))
+        return self._parse("a Stripe customer", lambda: _customer(raw, match))
 
-    def customers_by_fp_uid(self, uid: str) -> tuple[StripeCustomer, ...]:
-        raws = self._search(f"metadata['fp_uid']:{_quote(uid)}")
-        return tuple(self._parse("a Stripe customer", lambda r=r: _customer(r, "fp_uid")) for r in raws)
+    def customers_by_fp_uid(self, uid: str) -> Listed[StripeCustomer]:
+        """Customers whose metadata.fp_uid is `uid` (Stripe's search; a refused search is a
+        SourceError naming the reason, e.g. the missing permission)."""
+        raws = self._search(f"metadata['fp_uid']:{_quote(uid)}", "searching Stripe customers by metadata['fp_uid']")
+        return Listed((self._parse("a Stripe customer", lambda r=r: _customer(r, "fp_uid")) for r in raws), raws.limits)
 
-    def invoices(self, customer_id: str) -> tuple[StripeInvoice, ...]:
-        raws = self._pages(
-            f"listing invoices of {customer_id}",
-            self._client.v1.invoices.list,
-            {"customer": customer_id, "expand": INVOICE_EXPAND},
+    def invoices(self, customer_id: str) -> Listed[StripeInvoice]:
+        """The customer's invoices, newest first, with discounts (coupon and promotion code
+        expanded when the key may read them) and payments.  A key without the Coupons or Promotion
+        codes permission still gets the invoices: the discount then carries the coupon id (and the
+        promo_ id) only, and `.limits` names the missing permission."""
+        what = f"listing invoices of {customer_id}"
+        raws: Listed[dict[str, Any]] | None = None
+        for _ in range(len(OPTIONAL_EXPANDS) + 1):  # each refusal drops at least one expand
+            with self._lock:
+                lacks = set(self._lacks)
+            dropped = {e for perm in lacks for e in OPTIONAL_EXPANDS.get(perm, _ALL_OPTIONAL)}
+            expand = [e for e in INVOICE_EXPAND if e not in dropped]
+            try:
+                raws = self._pages(what, self._client.v1.invoices.list, {"customer": customer_id, "expand": expand},
+                                   f"invoices of {customer_id}")
+                break
+            except PermissionDenied as exc:
+                perm = exc.permission or ""
+                if perm == "rak_invoice_read" or perm in lacks or set(_ALL_OPTIONAL) <= dropped:
+                    raise  # the invoices themselves are refused, or dropping more would not help
+                with self._lock:
+                    self._lacks.add(perm)
+        if raws is None:
+            raise SourceError(f"Stripe kept refusing the invoice read with its details (while {what})")
+        with self._lock:
+            lacks = set(self._lacks)
+        limits = [*raws.limits, *(_expand_limit(perm) for perm in sorted(lacks))]
+        return Listed((self._parse("a Stripe invoice", lambda r=r: _invoice(r)) for r in raws), limits)
+
+    def charges(self, customer_id: str) -> Listed[StripeCharge]:
+        """The customer's charges, newest first, each with its settlement (balance transaction)
+        when the key may read it."""
+        return self._charges(f"listing charges of {customer_id}", {"customer": customer_id},
+                             f"charges of {customer_id}")
+
+    def charges_for_payment_intent(self, payment_intent: str) -> Listed[StripeCharge]:
+        """The charges of one PaymentIntent (a guest payment's has no customer to list by)."""
+        return self._charges(f"listing charges of {payment_intent}", {"payment_intent": payment_intent},
+                             f"charges of {payment_intent}")
+
+    def _charges(self, what: str, params: Mapping[str, Any], noun: str) -> Listed[StripeCharge]:
+        unread: str | None = None
+        with self._lock:
+            lacks = self._lacks_settlement
+        if lacks is None:
+            try:
+                raws = self._pages(what, self._client.v1.charges.list, {**params, "expand": [CHARGE_EXPAND]}, noun)
+            except PermissionDenied as exc:
+                if exc.permission == "rak_charge_read":
+                    raise
+                with self._lock:
+                    self._lacks_settlement = lacks = exc.permission or ""
+        if lacks is not None:
+            raws = self._pages(what, self._client.v1.charges.list, params, noun)
+            unread = _settlement_unread(lacks)
+        return Listed(
+            (self._parse("a Stripe charge", lambda r=r: _charge(r, unread)) for r in raws), raws.limits
         )
-        return tuple(self._parse("a Stripe invoice", lambda r=r: _invoice(r)) for r in raws)
 
-    def charges(self, customer_id: str) -> tuple[StripeCharge, ...]:
-        raws = self._pages(f"listing charges of {customer_id}", self._client.v1.charges.list, {"customer": customer_id})
-        return tuple(self._parse("a Stripe charge", lambda r=r: _charge(r)) for r in raws)
+    def checkout_sessions(self, email: str) -> Listed[StripeCheckoutSession]:
+        """Checkout Sessions whose `customer_details.email` is `email` (as typed, and lower-cased):
+        guest payments (no Customer), and sessions carrying `fp_tid` or `client_reference_id`."""
+        email = email.strip()
+        found: dict[str, StripeCheckoutSession] = {}
+        limits: list[str] = []
+        for value in dict.fromkeys((email, email.lower())):
+            raws = self._pages(
+                "listing Checkout Sessions by email", self._client.v1.checkout.sessions.list,
+                {"customer_details": {"email": value}}, "Checkout Sessions with that email",
+            )
+            limits.extend(raws.limits)
+            for raw in raws:
+                if raw["id"] not in found:
+                    found[raw["id"]] = self._parse("a Stripe Checkout Session", lambda r=raw: _checkout_session(r))
+        # newest first across both reads
+        return Listed(sorted(found.values(), key=lambda c: c.created, reverse=True), limits)
 
-    def subscriptions(self, customer_id: str) -> tuple[StripeSubscription, ...]:
+    def subscriptions(self, customer_id: str) -> Listed[StripeSubscription]:
         raws = self._pages(
             f"listing subscriptions of {customer_id}",
             self._client.v1.subscriptions.list,
             {"customer": customer_id, "status": "all"},  # without it Stripe omits canceled ones
+            f"subscriptions of {customer_id}",
         )
-        return tuple(self._parse("a Stripe subscription", lambda r=r: _subscription(r)) for r in raws)
+        return Listed((self._parse("a Stripe subscription", lambda r=r: _subscription(r)) for r in raws), raws.limits)
 
     def tracking_coupon(self, value: str) -> TrackingCoupon:
         """Is `value` a Coupon id (what FirstPromoter needs), a promotion code's code, or neither?"""
@@ -270,7 +368,11 @@ class StripeReader:
         self._http.close()
 
     # ------------------------------------------------------------------ paging
-    def _pages(self, what: str, list_fn: Callable[..., Any], params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def _pages(
+        self, what: str, list_fn: Callable[..., Any], params: Mapping[str, Any], noun: str = "objects"
+    ) -> Listed[dict[str, Any]]:
+        """Every page of a list, newest first, up to MAX_PAGES; reaching the bound is said in
+        `.limits` ("read the newest 300 invoices of cus_X; older ones were not examined")."""
         out: list[dict[str, Any]] = []
         after: str | None = None
         for _ in range(MAX_PAGES):
@@ -281,25 +383,27 @@ class StripeReader:
                 raise SourceError(f"Stripe's answer was not a list (while {what})")
             out += data
             if not page.get("has_more") or not data:
-                return out
+                return Listed(out)
             after = data[-1]["id"]
         log.warning("%s: stopped after %d pages of %d", what, MAX_PAGES, PAGE_SIZE)
-        return out
+        return Listed(out, [f"read the newest {len(out)} {noun}; older ones were not examined"])
 
-    def _search(self, query: str) -> list[dict[str, Any]]:
+    def _search(self, query: str, what: str = "searching Stripe customers") -> Listed[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         page_token: str | None = None
         for _ in range(MAX_PAGES):
             p = {"query": query, "limit": PAGE_SIZE, **({"page": page_token} if page_token else {})}
-            page = _plain(self._call("searching Stripe customers", lambda p=p: self._client.v1.customers.search(params=p)))
+            page = _plain(self._call(what, lambda p=p: self._client.v1.customers.search(params=p)))
             data = page.get("data")
             if not isinstance(data, list):
-                raise SourceError("Stripe's search answer was not a list (while searching Stripe customers)")
+                raise SourceError(f"Stripe's search answer was not a list (while {what})")
             out += data
             page_token = page.get("next_page")
             if not page.get("has_more") or not page_token:
-                break
-        return out
+                return Listed(out)
+        log.warning("%s: stopped after %d pages of %d", what, MAX_PAGES, PAGE_SIZE)
+        return Listed(out, [f"read the first {len(out)} customers Stripe's search found for {query}; "
+                            "more were not examined"])
 
     # ------------------------------------------------------------------ one call, retried
     def _maybe(self, what: str, fn: Callable[[], T]) -> T | None:
@@ -340,7 +444,10 @@ class StripeReader:
             if delay > 0:
                 time.sleep(delay)
                 waited += delay
-        raise SourceError(redact(self._reason(what, failures, time.monotonic() - started)))
+        reason = redact(self._reason(what, failures, time.monotonic() - started))
+        if failures[-1].kind == "permission":
+            raise PermissionDenied(reason, failures[-1].permission)
+        raise SourceError(reason)
 
     def _reason(self, what: str, failures: list[_Failure], elapsed: float) -> str:
         last = failures[-1]
@@ -376,9 +483,9 @@ class StripeReader:
                 return _Failure(
                     f"the Stripe key lacks the '{perm.group(1)}' permission (403) — add it to the restricted key "
                     f"in {self.key_name}",
-                    False, "other",
+                    False, "permission", permission=perm.group(1),
                 )
-            return _Failure(f"Stripe refused the request (403): {message}", False, "other")
+            return _Failure(f"Stripe refused the request (403): {message}", False, "permission")
         if isinstance(exc, stripe.APIError) and "Invalid response" in (exc.user_message or ""):
             return _Failure(f"Stripe answered HTTP {status} with a body that is not Stripe's JSON", False, "other")
         return _Failure(f"Stripe refused the request ({status}): {message}", False, "other")
@@ -416,6 +523,23 @@ def _is_missing(exc: stripe.StripeError) -> bool:
     # AuthenticationError & co. leave `exc.code` None; the body's code is on `exc.error`
     code = exc.code or getattr(getattr(exc, "error", None), "code", None)
     return exc.http_status == 404 and code == "resource_missing"
+
+
+def _expand_limit(permission: str) -> str:
+    """The limit note for an invoice detail a key may not read."""
+    if permission == "rak_coupon_read":
+        return f"the Stripe key lacks '{permission}': coupon details on invoices were not read (only coupon ids)"
+    if permission == "rak_promotion_code_read":
+        return (f"the Stripe key lacks '{permission}': promotion codes on invoices were not read "
+                "(only their promo_ ids, not the codes customers typed)")
+    if permission:
+        return f"the Stripe key lacks '{permission}': coupon and promotion code details on invoices were not read"
+    return "Stripe refused to expand coupons and promotion codes on invoices (403): only their ids were read"
+
+
+def _settlement_unread(permission: str) -> str:
+    who = f"the Stripe key lacks '{permission}'" if permission else "Stripe refused to expand it (403)"
+    return f"{who}, so the amount the account received (the charge's balance transaction) was not read"
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
@@ -511,6 +635,7 @@ def _discount(raw: Any) -> StripeDiscount:
         id=raw["id"],
         coupon=_coupon(coupon) if isinstance(coupon, dict) else (StripeCoupon(id=coupon) if coupon else None),
         promotion_code=_promotion_code(promo) if isinstance(promo, dict) else None,
+        promotion_code_id=_id(promo),
     )
 
 
@@ -547,7 +672,16 @@ def _invoice(raw: dict[str, Any]) -> StripeInvoice:
     )
 
 
-def _charge(raw: dict[str, Any]) -> StripeCharge:
+def _settlement(raw: Any) -> Settlement | None:
+    """An expanded balance transaction; None when not expanded (an id) or not settled yet (null)."""
+    if not isinstance(raw, dict):
+        return None
+    rate = raw.get("exchange_rate")
+    return Settlement(amount=int(raw["amount"]), currency=raw["currency"],
+                      exchange_rate=float(rate) if rate is not None else None)
+
+
+def _charge(raw: dict[str, Any], settlement_unread: str | None = None) -> StripeCharge:
     return StripeCharge(
         id=raw["id"],
         customer=_id(raw.get("customer")),
@@ -563,6 +697,32 @@ def _charge(raw: dict[str, Any]) -> StripeCharge:
         billing_email=(raw.get("billing_details") or {}).get("email"),
         receipt_email=raw.get("receipt_email"),
         payment_intent=_id(raw.get("payment_intent")),
+        invoice=_id(raw.get("invoice")),
+        settlement=_settlement(raw.get("balance_transaction")),
+        settlement_unread=settlement_unread,
+    )
+
+
+def _checkout_session(raw: dict[str, Any]) -> StripeCheckoutSession:
+    details = raw.get("customer_details") or {}
+    return StripeCheckoutSession(
+        id=raw["id"],
+        customer=_id(raw.get("customer")),
+        customer_email=details.get("email") or raw.get("customer_email"),
+        mode=raw.get("mode") or "payment",
+        status=raw.get("status"),
+        payment_status=raw.get("payment_status"),
+        amount_total=raw.get("amount_total"),
+        currency=raw.get("currency"),
+        client_reference_id=raw.get("client_reference_id"),
+        metadata={str(k): str(v) for k, v in (raw.get("metadata") or {}).items()},
+        customer_creation=raw.get("customer_creation"),
+        payment_intent=_id(raw.get("payment_intent")),
+        invoice=_id(raw.get("invoice")),
+        subscription=_id(raw.get("subscription")),
+        payment_link=_id(raw.get("payment_link")),
+        livemode=bool(raw.get("livemode")),
+        created=_ts(raw["created"]),
     )
 
 
