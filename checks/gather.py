@@ -6,7 +6,9 @@ becomes `Fetch(error=...)` in the snapshot; it never raises through to the rules
 
 Chains of dependent calls (what bounds the run's wall time):
   email:  customers -> invoices | charges | subscriptions
+          Checkout Sessions -> the charges of guest payments
           referral (-> by uid, only when the email misses) -> tracking coupon
+                   -> the customer its uid names / customers with that fp_uid -> their money
   cus_:   customer -> (customers with that email, referral, commissions) -> ...
 """
 
@@ -29,20 +31,24 @@ from checks.facts import (
     FPFacts,
     PromoterCampaign,
     Query,
+    Referral,
     ReferralLookup,
     StripeAccount,
+    StripeCharge,
     StripeCustomer,
     StripeFacts,
     TrackingCoupon,
 )
-from checks.sources import SourceError
+from checks.sources import Listed, SourceError
 from checks.sources.firstpromoter import FirstPromoterReader
 from checks.sources.stripe import StripeReader
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-MAX_CUSTOMERS = 5  # per run: invoices, charges and subscriptions are read for at most this many
+MAX_CUSTOMERS = 20  # per run: invoices, charges and subscriptions are read for at most this many
+MAX_GUEST = 10  # guest Checkout payments whose charges are read
+MONEY = ("invoices", "charges", "subscriptions")
 
 
 class Gatherer:
@@ -89,6 +95,15 @@ class Gatherer:
     def _cached(self, key: str, kind: Any, load: Callable[[], T]) -> T:
         return self.cache.get_or_load(f"{self.scope}:{key}", load, self.ttl, kind)
 
+    def _listed(self, fut: Future[Any]) -> Fetch[Any]:
+        """A list read as a Fetch, keeping what bounded it (`Listed.limits`)."""
+        got = self._result(fut)
+        if got.ok and isinstance(got.value, Listed):
+            return Fetch.of(tuple(got.value), limits=got.value.limits)
+        if got.ok and got.value is not None:
+            return Fetch.of(tuple(got.value))
+        return got
+
     # ------------------------------------------------------------------ the plan
     def gather(self, query: Query) -> Facts:
         now = datetime.now(UTC)
@@ -111,27 +126,30 @@ class Gatherer:
         referral_f = self._submit(self.fp.find_referral, email, ()) if email else None
         commissions_f = self._submit(self.fp.commissions, email) if email else None
         customers_f = self._submit(self.stripe.customers_by_email, email) if email else None
+        sessions_f = self._submit(self.stripe.checkout_sessions, email) if email else None
         if email and self.other_mode is not None and other_f is None:
             other_f = self._submit(self.other_mode.customers_by_email, email)
 
         customers = self._customers(query, by_id, customers_f)
 
-        # 2. their money: invoices, charges, subscriptions of every matched customer.
-        ids = [c.id for c in (customers.value or ())][:MAX_CUSTOMERS]
-        money = {
-            name: self._submit(self._per_customer, fn, ids)
-            for name, fn in (
-                ("invoices", self.stripe.invoices),
-                ("charges", self.stripe.charges),
-                ("subscriptions", self.stripe.subscriptions),
-            )
-        }
+        # 2. their money: read for every customer as soon as it is known (the first ones now)
+        money = _Money(self)
+        money.start(customers.value or ())
 
-        # 3. the referral: by email, then (only on a miss) by the customer ids and fp_uid values.
-        referral = self._referral(email, referral_f, customers)
+        # 3. the referral: by email, then (only on a miss) by the customer ids, fp_uid values and the
+        #    cus_ id asked about (which may be a referral's uid although Stripe does not know it)
+        referral = self._referral(email, referral_f, customers, query.customer_id)
+        ref = referral.value.referral if referral.ok and referral.value else None
+
+        # 4. the people FirstPromoter follows: the customer the referral's uid names, the customers
+        #    whose metadata.fp_uid is that uid, and the referral's own email when it differs
+        customers, sessions_f = self._followed(ref, email, customers, sessions_f)
+        money.start(customers.value or ())
         commissions = self._commissions(commissions_f, referral, email)
+        sessions = self._listed(sessions_f) if sessions_f is not None else Fetch.not_read("no email to look Checkout Sessions up by")
+        guest_charges = self._guest_charges(sessions)
 
-        # 4. the tracking coupon of the referral's promoter campaign, as Stripe knows it.
+        # 5. the tracking coupon of the referral's promoter campaign, as Stripe knows it.
         campaigns = self._result(campaigns_f)
         coupon_value = _tracking_coupon_value(referral, campaigns)
         tracking = (
@@ -147,22 +165,15 @@ class Gatherer:
             else Fetch.not_read("the referral's promoter campaign has no tracking coupon")
         )
 
-        if not ids:
-            reason = customers.error and f"Stripe customers could not be read: {customers.error}"
-            money_facts = {
-                name: (Fetch.failed(reason) if reason else Fetch.not_read("no Stripe customer found"))
-                for name in money
-            }
-        else:
-            money_facts = {name: self._result(fut) for name, fut in money.items()}
-
         stripe_facts = StripeFacts(
             key_mode=self.stripe.key_mode,
             account=self._result(account_f),
             customers=customers,
             other_mode_customers=self._result(other_f) if other_f is not None else StripeFacts().other_mode_customers,
             tracking_coupon=tracking,
-            **money_facts,
+            checkout_sessions=sessions,
+            guest_charges=guest_charges,
+            **money.facts(customers),
         )
         fp_facts = FPFacts(referral=referral, promoter_campaigns=campaigns, commissions=commissions)
         return Facts(query=query, now=now, config=self.config, stripe=stripe_facts, fp=fp_facts)
@@ -180,40 +191,87 @@ class Gatherer:
         customers_f: Future[tuple[StripeCustomer, ...]] | None,
     ) -> Fetch[tuple[StripeCustomer, ...]]:
         found: list[StripeCustomer] = []
+        limits: tuple[str, ...] = ()
         if by_id is not None:
             if by_id.error:
                 return Fetch.failed(by_id.error)
             if by_id.value is not None:
                 found.append(by_id.value)
         if customers_f is not None:
-            by_email = self._result(customers_f)
+            by_email = self._listed(customers_f)
             if by_email.error and not found:
                 return by_email
+            limits = by_email.limits
             found += [c for c in by_email.value or () if c.id not in {f.id for f in found}]
-        return Fetch.of(tuple(found))
+        return Fetch.of(tuple(found), limits=limits)
 
-    def _per_customer(self, fn: Callable[[str], tuple[Any, ...]], ids: list[str]) -> tuple[Any, ...]:
-        if not ids:
-            return ()
-        if len(ids) == 1:
-            return fn(ids[0])
-        futures = [self._submit(fn, cid) for cid in ids[1:]]
-        out = list(fn(ids[0]))  # this thread does one itself, so a full pool cannot deadlock it
+    def _followed(
+        self,
+        ref: Referral | None,
+        email: str | None,
+        customers: Fetch[tuple[StripeCustomer, ...]],
+        sessions_f: Future[Any] | None,
+    ) -> tuple[Fetch[tuple[StripeCustomer, ...]], Future[Any] | None]:
+        """Add the customers FirstPromoter follows for this referral to those found by email."""
+        if ref is None or customers.error:
+            return customers, sessions_f
+        known = list(customers.value or ())
+        ids = {c.id for c in known}
+        futures: list[Future[Any]] = []
+        uid = (ref.uid or "").strip()
+        if uid.startswith("cus_") and uid not in ids:
+            futures.append(self._submit(self.stripe.customer, uid, "uid"))
+        if uid and not any(c.fp_uid == uid for c in known):
+            futures.append(self._submit(self.stripe.customers_by_fp_uid, uid))
+        other_email = ref.email if ref.email and (not email or ref.email.casefold() != email.casefold()) else None
+        if other_email:
+            futures.append(self._submit(self.stripe.customers_by_email, other_email))
+            if sessions_f is None:
+                sessions_f = self._submit(self.stripe.checkout_sessions, other_email)
+        limits = list(customers.limits)
         for fut in futures:
-            remaining = max(0.0, self.deadline_at - time.monotonic())
-            out.extend(fut.result(timeout=remaining))
-        return tuple(out)
+            got = self._result(fut)
+            if not got.ok:
+                limits.append(f"some customers FirstPromoter may follow could not be read: {got.error}")
+                continue
+            value = got.value
+            more = (value,) if isinstance(value, StripeCustomer) else tuple(value or ())
+            limits += list(getattr(value, "limits", ()))
+            for c in more:
+                if c.id not in ids:
+                    known.append(c)
+                    ids.add(c.id)
+        return Fetch.of(tuple(known), limits=tuple(dict.fromkeys(limits))), sessions_f
+
+    def _guest_charges(self, sessions: Fetch[Any]) -> Fetch[tuple[StripeCharge, ...]]:
+        """The charges behind paid guest Checkout Sessions (no customer to list them by)."""
+        guest = [s for s in sessions.value or () if s.guest and s.payment_status == "paid" and s.payment_intent]
+        if not guest:
+            return Fetch.not_read("no guest Checkout payment")
+        futures = [self._submit(self.stripe.charges_for_payment_intent, s.payment_intent) for s in guest[:MAX_GUEST]]
+        out: list[StripeCharge] = []
+        limits: list[str] = []
+        if len(guest) > MAX_GUEST:
+            limits.append(f"read the charges of {MAX_GUEST} of {len(guest)} guest Checkout payments")
+        for fut in futures:
+            got = self._listed(fut)
+            if got.error:
+                return Fetch.failed(got.error)
+            out += got.value or ()
+            limits += got.limits
+        return Fetch.of(tuple(out), limits=tuple(limits))
 
     def _referral(
         self,
         email: str | None,
         referral_f: Future[ReferralLookup] | None,
         customers: Fetch[tuple[StripeCustomer, ...]],
+        asked_id: str | None = None,
     ) -> Fetch[ReferralLookup]:
         first = self._result(referral_f) if referral_f is not None else None
         if first is not None and (first.error or (first.value and first.value.referral)):
             return first
-        uids: list[str] = []
+        uids: list[str] = [asked_id] if asked_id else []
         for c in customers.value or ():
             uids.append(c.id)
             if c.fp_uid:
@@ -258,3 +316,49 @@ def _tracking_coupon_value(
         if pc.id == ref.promoter_campaign.id:
             return pc.coupon or None
     return None
+
+
+class _Money:
+    """Invoices, charges and subscriptions of each customer, read as soon as the customer is known,
+    for at most MAX_CUSTOMERS customers (the rest is said, never taken for "no payment")."""
+
+    def __init__(self, g: Gatherer) -> None:
+        self.g = g
+        self.futures: dict[str, dict[str, Future[Any]]] = {}  # customer id -> kind -> future
+        self.skipped: list[str] = []
+
+    def start(self, customers: tuple[StripeCustomer, ...]) -> None:
+        readers = {"invoices": self.g.stripe.invoices, "charges": self.g.stripe.charges,
+                   "subscriptions": self.g.stripe.subscriptions}
+        for c in customers:
+            if c.id in self.futures or c.id in self.skipped:
+                continue
+            if len(self.futures) >= MAX_CUSTOMERS:
+                self.skipped.append(c.id)
+                continue
+            self.futures[c.id] = {kind: self.g._submit(fn, c.id) for kind, fn in readers.items()}
+
+    def facts(self, customers: Fetch[tuple[StripeCustomer, ...]]) -> dict[str, Fetch[Any]]:
+        if not self.futures:
+            reason = customers.error and f"Stripe customers could not be read: {customers.error}"
+            return {k: Fetch.failed(reason) if reason else Fetch.not_read("no Stripe customer found") for k in MONEY}
+        cap = (
+            (f"the payments of {len(self.skipped)} more customers with this email were not read "
+             f"({', '.join(self.skipped[:5])}{'…' if len(self.skipped) > 5 else ''}): fpcheck reads "
+             f"{MAX_CUSTOMERS} customers at most",)
+            if self.skipped else ()
+        )
+        out: dict[str, Fetch[Any]] = {}
+        for kind in MONEY:
+            items: list[Any] = []
+            limits: list[str] = list(cap)
+            failed: Fetch[Any] | None = None
+            for per in self.futures.values():
+                got = self.g._listed(per[kind])
+                if got.error:
+                    failed = failed or got
+                    continue
+                items += got.value or ()
+                limits += got.limits
+            out[kind] = failed if failed is not None else Fetch.of(tuple(items), limits=tuple(dict.fromkeys(limits)))
+        return out
