@@ -118,3 +118,26 @@ def test_restricted_read_only_key_gives_a_whole_report(clean_sandbox) -> None:
     assert account.status is Status.PASS
     assert sc.STRIPE_ACCOUNT_ID in account.summary
     assert_no_secret(report)
+
+
+def test_customers_past_the_read_limit_are_said_never_taken_for_no_payment(clean_sandbox) -> None:
+    """23 Stripe customers share one email and only the oldest paid: fpcheck reads 20, says which
+    it did not read, and does not report "no real payment"."""
+    import time
+
+    from checks.gather import MAX_CUSTOMERS
+
+    now = int(time.time())
+    email = "crowd@example.com"
+    for i in range(23):
+        clean_sandbox.stripe.add_customer(f"cus_Crowd{i:02d}", email, created=now - (30 - i) * 86_400)
+    clean_sandbox.stripe.add_invoice("in_Crowd00", "cus_Crowd00", created=now - 29 * 86_400, subtotal=2900,
+                                     paid_at=now - 29 * 86_400)
+    clean_sandbox.fp.add_referral(email, promoter_campaign_id=sc.PC_ANA, created_at=now - 40 * 86_400)
+    report = run(clean_sandbox, email)
+    exists = report.result("payment.exists")
+    assert exists.status is Status.WARN, exists.summary
+    assert "No real payment" not in exists.summary
+    not_read = [e.value for e in exists.evidence if e.label == "Not examined"]
+    assert any(f"reads {MAX_CUSTOMERS} customers at most" in v and "cus_Crowd00" in v for v in not_read), not_read
+    assert report.verdict.status is not Status.PASS
