@@ -10,12 +10,14 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from bot.terminal import render, use_color
-from checks import registry
-from checks.model import Report, Status
-from checks.query import QueryError, parse_query
-from checks.settings import ConfigError, load_settings
+from checks.catalog import CHECKS
+
+# `fpcheck --help` and `fpcheck checks` must start fast: what only a run needs (the engine, pydantic,
+# rich) is imported inside the commands that run one.
+if TYPE_CHECKING:
+    from checks.model import Report
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -32,32 +34,47 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("query", help="customer email or Stripe customer id (cus_...)")
     c.add_argument("--json", action="store_true", help="print the report as one JSON object")
     c.add_argument("--only", nargs="+", metavar="ID", help="run only these checks (see `fpcheck checks`)")
+    c.add_argument("-v", "--verbose", action="store_true", help="show every check's evidence, not only what failed")
     ls = sub.add_parser("checks", help="list the checks, in the guide's order")
     ls.add_argument("--json", action="store_true")
     d = sub.add_parser("demo", help="run every sandbox scenario against local stand-ins (no accounts needed)")
-    d.add_argument("scenario", nargs="*", help="scenario names (default: all)")
+    d.add_argument("scenario", nargs="*", help="scenarios to show in full (default: one line for each)")
     d.add_argument("--json", action="store_true", help="print one JSON report per line")
+    d.add_argument("-v", "--verbose", action="store_true", help="show every check's evidence")
     d.add_argument("--list", action="store_true", help="list the scenarios and exit")
     sub.add_parser("serve", help="run the Slack bot (Socket Mode or HTTP)", add_help=False)
     return p
 
 
 def exit_code(report: Report) -> int:
-    bad = {Status.FAIL, Status.ERROR}
-    return EXIT_FAIL if any(r.status in bad for r in report.checks) else EXIT_OK
+    bad = {"fail", "error"}
+    return EXIT_FAIL if any(r.status.value in bad for r in report.checks) else EXIT_OK
 
 
-def _print(report: Report, as_json: bool) -> None:
+def _print(report: Report, as_json: bool, verbose: bool = False) -> None:
     if as_json:
         print(json.dumps(report.to_json_dict()))
     else:
-        print(render(report, color=use_color()))
+        from bot.terminal import print_report
+
+        print_report(report, verbose=verbose)
+
+
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """Bad input or configuration (exit 2).  Called only once an exception is raised, so that
+    `fpcheck --help` does not pay for importing the settings and the query parser."""
+    from checks.query import QueryError
+    from checks.settings import ConfigError
+
+    return (QueryError, ConfigError)
 
 
 def _only(ids: Sequence[str] | None) -> list[str] | None:
+    from checks.query import QueryError
+
     if not ids:
         return None
-    known = {r.id for r in registry.all_rules()}
+    known = {c.id for c in CHECKS}
     unknown = [i for i in ids if i not in known]
     if unknown:
         raise QueryError(f"unknown check id(s): {', '.join(unknown)} (see `fpcheck checks`)")
@@ -66,17 +83,19 @@ def _only(ids: Sequence[str] | None) -> list[str] | None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from checks.engine import Engine
+    from checks.query import parse_query
+    from checks.settings import load_settings
 
     query = parse_query(args.query)
     only = _only(args.only)
     engine = Engine(load_settings())
     report = engine.check(query, only=only)
-    _print(report, args.json)
+    _print(report, args.json, args.verbose)
     return exit_code(report)
 
 
 def cmd_checks(args: argparse.Namespace) -> int:
-    rules = registry.all_rules()
+    rules = CHECKS
     if args.json:
         print(json.dumps([{"id": r.id, "title": r.title} for r in rules]))
     else:
@@ -89,7 +108,7 @@ def cmd_checks(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
-    return run_demo(args.scenario, as_json=args.json, list_only=args.list)
+    return run_demo(args.scenario, as_json=args.json, list_only=args.list, verbose=args.verbose)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"check": cmd_check, "checks": cmd_checks, "demo": cmd_demo}
     try:
         return handlers[args.command](args)
-    except (QueryError, ConfigError) as exc:
+    except _usage_errors() as exc:
         print(f"fpcheck: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
