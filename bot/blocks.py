@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checks.model import Report, Result, Status
+from checks.wording import MOST_LIKELY_CAUSE, verdict_words
 
 Block = dict[str, Any]
 
@@ -97,22 +98,13 @@ class Rerun:
 # ---------------------------------------------------------------- text pieces
 
 
-def _cause_title(report: Report) -> str | None:
-    if report.verdict.check is None:
-        return None
-    result = report.result(report.verdict.check)
-    return result.title if result is not None else report.verdict.check
-
-
 def verdict_text(report: Report) -> str:
-    """One mrkdwn line: the verdict, and for a failure, the most likely cause."""
-    v = report.verdict
-    emoji = STATUS_EMOJI[v.status]
-    if v.status is Status.FAIL:
-        return (
-            f"{emoji} Most likely cause: *{escape(_cause_title(report) or 'unknown')}*: {escape(v.summary)}"
-        )
-    return f"{emoji} {escape(v.summary)}"
+    """One mrkdwn line: the verdict, and for a failure, the most likely cause (worded as in the terminal)."""
+    words = verdict_words(report)
+    emoji = STATUS_EMOJI[report.verdict.status]
+    if words.cause:
+        return f"{emoji} {MOST_LIKELY_CAUSE}: *{escape(words.cause)}*: {escape(words.summary)}"
+    return f"{emoji} {escape(words.summary)}"
 
 
 def _seconds(ms: int) -> str:
@@ -127,9 +119,9 @@ def counts_text(report: Report) -> str:
 
 def fallback_text(report: Report) -> str:
     """The notification / screen-reader text that goes with every block message."""
-    v = report.verdict
-    cause = f" ({_cause_title(report)})" if v.status is Status.FAIL else ""
-    text = f"fpcheck {report.query}: {v.status.value.upper()}{cause}: {v.summary} {counts_text(report)}."
+    v, words = report.verdict, verdict_words(report)
+    cause = f" ({words.cause})" if words.cause else ""
+    text = f"fpcheck {report.query}: {v.status.value.upper()}{cause}: {words.summary} {counts_text(report)}."
     return cut(escape(text), MAX_FALLBACK_CHARS)
 
 

@@ -1,0 +1,86 @@
+"""The terminal report as people see it: sandbox scenarios rendered at 80 and 120 columns, with and
+without colour, by the real engine against the stand-ins."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from rich.cells import cell_len
+
+from bot.terminal import count_line, render
+from checks.engine import Engine
+from checks.model import Report
+from checks.query import parse_query
+from checks.sandbox import scenarios as sc
+
+SGR = re.compile(r"\x1b\[[0-9;]*m")
+SCENARIOS = {s.name: s for s in sc.SCENARIOS}
+MARK = {"pass": "✓", "fail": "✗", "warn": "!", "skip": "-", "error": "?"}
+
+
+@pytest.fixture
+def report_for(clean_sandbox):  # type: ignore[no-untyped-def]
+    def run(name: str) -> Report:
+        s = SCENARIOS[name]
+        return Engine(clean_sandbox.scenario_settings(s)).check(parse_query(s.email))
+
+    return run
+
+
+@pytest.mark.parametrize("width", [80, 120])
+@pytest.mark.parametrize("color", [False, True])
+@pytest.mark.parametrize(
+    "name, failing, evidence",
+    [
+        ("trial", "payment.exists", ["Invoice (paid): in_DemoTrial0001", "Fix: The subscription is in its trial"]),
+        ("full-coupon", "payment.amount", ["Judged invoice: in_DemoFree100001", 'Coupon: coupon FREE100']),
+        ("shared-coupon", "coupon.unique", ["Fix:"]),
+        ("healthy", None, []),
+    ],
+)
+def test_report_fits_the_width_and_shows_what_failed(
+    report_for, width: int, color: bool, name: str, failing: str | None, evidence: list[str]
+) -> None:
+    report = report_for(name)
+    out = render(report, width=width, color=color)
+    assert ("\x1b[" in out) is color  # colour codes only when asked for
+    lines = SGR.sub("", out).splitlines()
+    too_wide = [line for line in lines if cell_len(line) > width]
+    assert not too_wide
+    assert all(line == line.rstrip() for line in lines), "no trailing spaces"
+    text = "\n".join(lines)
+    # the verdict comes first, then one line per check with its mark and id
+    if failing:
+        title = report.result(failing).title
+        assert lines[0].startswith(f"✗ Most likely cause: {title}:")
+        assert f"✗ {failing} " in text
+    else:
+        assert lines[0] == "✓ Every check passed."
+    for r in report.checks:
+        assert any(line.startswith(f"{MARK[r.status]} {r.id} ") for line in lines), r.id
+    for words in evidence:
+        assert words in text
+    # passing checks keep their evidence for -v
+    assert "Stripe account behind fpcheck's key" not in text
+    closing = next(i for i, line in enumerate(lines) if line.startswith(count_line(report.checks)))
+    assert lines[closing - 1] == "" and lines[closing + 1].startswith("Guide:")
+
+
+def test_verbose_shows_every_checks_evidence(report_for) -> None:
+    report = report_for("healthy")
+    short, full = render(report, width=120), render(report, width=120, verbose=True)
+    assert "Stripe account behind fpcheck's key" in full
+    assert len(short.splitlines()) <= 25 < len(full.splitlines())
+
+
+def test_the_closing_count_names_each_status() -> None:
+    from checks.model import Result, Status
+
+    statuses = ["pass"] * 8 + ["fail", "warn", "skip"]
+    results = [Result(id=f"c.{i}", title="t", status=Status(s), summary="s") for i, s in enumerate(statuses)]
+    assert count_line(results) == "11 checks: 8 passed, 1 failed, 1 warning, 1 skipped"
+    two = [Result(id="a", title="t", status=Status.WARN, summary="s")] * 2 + [
+        Result(id="b", title="t", status=Status.ERROR, summary="s")
+    ]
+    assert count_line(two) == "3 checks: 2 warnings, 1 could not run"
