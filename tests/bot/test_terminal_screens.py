@@ -4,6 +4,7 @@ without colour, by the real engine against the stand-ins."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pytest
 from rich.cells import cell_len
@@ -84,3 +85,24 @@ def test_the_closing_count_names_each_status() -> None:
         Result(id="b", title="t", status=Status.ERROR, summary="s")
     ]
     assert count_line(two) == "3 checks: 2 warnings, 1 could not run"
+
+
+@pytest.mark.parametrize("color", [False, True])
+def test_no_control_character_from_any_field_reaches_the_terminal(color: bool) -> None:
+    from checks.model import Evidence, Result, Status, Verdict
+
+    evil = "x\x1b]0;owned\x07\x1b[2K\r\x1b[32mPASS\x1b[0m\x9b1A\u202e\u2067\u200b\ufeff\n\tend"
+    bad = Result(
+        id="payment.amount", title=f"Amount {evil}", status=Status.FAIL, summary=f"Paid {evil}",
+        evidence=(Evidence(label=f"Coupon {evil}", value=f"name {evil}", url=f"https://x.test/{evil}"),),
+        remediation=f"Fix {evil}",
+    )
+    report = Report(
+        query=f"jane{evil}@example.com", checks=(bad,),
+        verdict=Verdict(status=Status.FAIL, check="payment.amount", summary=bad.summary),
+    )
+    out = SGR.sub("", render(report, width=80, color=color, verbose=True))
+    assert [c for c in out if c != "\n" and unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")] == []
+    assert out.startswith("✗ Most likely cause: Amount x\\x1b]0;owned\\x07\\x1b[2K")
+    # the verdict (title and summary), the summary, label, value, url, fix, and the query
+    assert out.count("\\u202e") == 8
