@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# See fpcheck's real report for every sandbox scenario, with no Stripe or FirstPromoter account.
+# fpcheck against every sandbox scenario, one line each, with no Stripe or FirstPromoter account;
+# `bash scripts/demo.sh NAME` shows that scenario's full report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
