@@ -323,7 +323,8 @@ def test_referral_search_filters_and_paging(fp):
     pending = get(fp, "/referrals", **{"filters[state]": "pending"}).json()
     assert [r["email"] for r in pending] == ["pending@example.com"]
     customers = get(fp, "/referrals", per_page=100, **{"filters[type]": "customer"}).json()
-    assert all(r["customer_since"] for r in customers) and len(customers) == 4
+    converted = sum(s.referral and s.referral_state == "active" for s in SCENARIOS) + 2  # + 2 noise customers
+    assert all(r["customer_since"] for r in customers) and len(customers) == converted >= 4
     leads = get(fp, "/referrals", per_page=100, **{"filters[type]": "lead"}).json()
     assert len(leads) + len(customers) == len(everything)
     picked = get(fp, "/referrals", **{"ids[]": ["5001", "5002"]}).json()

@@ -71,17 +71,20 @@ def seed_firstpromoter(standin: FirstPromoterStandIn, now: float | None = None) 
     for s in SCENARIOS:
         if not s.referral:
             continue
-        converted = now - 3 * DAY if s.referral_state == "active" else None
+        converted = None
+        if s.referral_state == "active":
+            converted = now - (s.customer_since_days if s.customer_since_days is not None else 3) * DAY
         standin.add_referral(
             s.email, id=referral_id, uid=s.referral_uid, state=s.referral_state,
             promoter_campaign_id=s.promoter_campaign_id, entry_source=s.entry_source,
-            created_at=now - 10 * DAY, customer_since=converted,
+            created_at=now - s.referral_age_days * DAY, customer_since=converted,
         )
         if s.commission_event_id:
+            recorded = now - s.commission_age_days * DAY if s.commission_age_days is not None else None
             standin.add_commission(
                 s.commission_event_id, referral_id=referral_id, id=commission_id, status="approved",
                 amount=COMMISSION_AMOUNT, sale_amount=SALE_AMOUNT, unit="cash",
-                created_at=(converted or now - DAY) + 90,
+                created_at=recorded if recorded is not None else (converted or now - DAY) + 90,
             )
             commission_id += 1
         referral_id += 1

@@ -49,6 +49,9 @@ class Scenario:
     promoter_campaign_id: int = PC_ANA
     entry_source: str = "cookie"
     commission_event_id: str | None = None  # a commission FP recorded for this Stripe id
+    referral_age_days: float = 10.0  # when the referral was created
+    customer_since_days: float | None = None  # when it converted (None: 3 days ago if active)
+    commission_age_days: float | None = None  # when the commission was recorded (None: at conversion)
     # Per-scenario settings the demo applies (e.g. a different expected Stripe account)
     env: dict[str, str] = field(default_factory=dict)
 
@@ -146,6 +149,73 @@ SCENARIOS: tuple[Scenario, ...] = (
         "missing-commission", "missing-commission@example.com", "fp.commission",
         "Everything matches, the payment is a day old, yet FirstPromoter recorded no commission.",
         stripe_customer_id="cus_DemoMissComm01", referral_uid="cus_DemoMissComm01",
+    ),
+    # ---- real accounts: the person's whole trail (stripe_seed.py and fp_seed.py seed each one)
+    Scenario(
+        "unknown-id", "cus_DoesNotExist123", "fp.referral",
+        "A typo or another account's id: nothing in Stripe and no referral match the query.",
+        referral=False,
+    ),
+    Scenario(
+        "uid-customer", "uid-customer@example.com", None,
+        "The referral's uid names another Stripe customer (a work email) that paid; the one with "
+        "the referral's email never paid. Converted, commission recorded.",
+        stripe_customer_id="cus_DemoUidEmail01", referral_state="active", referral_uid="cus_DemoUidOther01",
+        commission_event_id="in_DemoUidOther01", customer_since_days=2,
+    ),
+    Scenario(
+        "many-customers", "many@example.com", "lead.email",
+        "Seven Stripe customers share the email; only the oldest one paid, and nothing links it to the "
+        "referral (uid is the app's user id, no fp_uid).",
+        stripe_customer_id="cus_DemoMany000001", referral_uid="user_9001",
+    ),
+    Scenario(
+        "guest-checkout", "guest@example.com", "lead.email",
+        "Paid $49.00 through Checkout in payment mode as a guest: no Stripe customer, so FirstPromoter "
+        "cannot match the payment to the lead.",
+        stripe_customer_id=None,
+    ),
+    Scenario(
+        "paid-before-referral", "paid-before@example.com", "payment.timing",
+        "Paid 5 days ago; the referral was added by hand 2 days ago, after the payment.",
+        stripe_customer_id="cus_DemoPaidBefore1", entry_source="manual_admin", referral_age_days=2,
+    ),
+    Scenario(
+        "coupon-no-referral", "coupon-only@example.com", "coupon.id",
+        "No referral: the invoice used promotion code PARTNER20, which Ben's campaign has as its "
+        "tracking coupon instead of the Coupon id Z4OV52SU.",
+        stripe_customer_id="cus_DemoCouponOnly1", referral=False,
+    ),
+    Scenario(
+        "fp-tid-no-referral", "fp-tid@example.com", "fp.referral",
+        "No referral, yet the Checkout Session that paid carries fp_tid: FirstPromoter should have "
+        "tracked it (wrong account or mode, or webhooks).",
+        stripe_customer_id="cus_DemoFpTid00001", referral=False,
+    ),
+    Scenario(
+        "yen-small", "yen@example.com", "payment.amount",
+        "A one-time ¥60 payment settled as $0.40: below FirstPromoter's $0.50 minimum.",
+        stripe_customer_id="cus_DemoYenSmall01",
+    ),
+    Scenario(
+        "exact-minimum", "fifty-cents@example.com", "payment.amount",
+        "A one-time payment of exactly $0.50: FirstPromoter's articles disagree whether that tracks.",
+        stripe_customer_id="cus_DemoFiftyCent1",
+    ),
+    Scenario(
+        "renewal-missed", "renewal@example.com", "fp.commission",
+        "A customer for 40 days: the first invoice earned a commission, yesterday's renewal did not.",
+        stripe_customer_id="cus_DemoRenewal001", referral_state="active", referral_uid="cus_DemoRenewal001",
+        commission_event_id="in_DemoRenewal001", referral_age_days=41, customer_since_days=40,
+        commission_age_days=35,
+    ),
+    Scenario(
+        "restricted-key", "restricted@example.com", None,
+        "Healthy (coupon ANA20, commission recorded), read with a restricted key that lacks the Coupons "
+        "and Promotion codes permissions.",
+        stripe_customer_id="cus_DemoRestrict01", referral_state="active", referral_uid="cus_DemoRestrict01",
+        commission_event_id="in_DemoRestrict01", entry_source="coupon",
+        env={"STRIPE_API_KEY": STRIPE_NOCOUPON_KEY},
     ),
 )
 

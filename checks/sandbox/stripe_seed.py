@@ -7,6 +7,7 @@ FirstPromoter only get a normal paid subscription invoice a day or more ago.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from checks.sandbox import scenarios as sc
 from checks.sandbox.stripe_server import DAY, Mode, StripeStandIn
@@ -120,10 +121,15 @@ def seed_stripe(standin: StripeStandIn, now: float | None = None) -> None:
     cid = customer("missing-commission", created=t - DAY - HOUR)
     _paid_subscription(s, cid, paid_at=t - DAY)
 
+    # -- the person's whole trail: one small function per scenario (below)
+    for seed in TRAIL.values():
+        seed(s, t)
+
     # -- everyone else with a Stripe customer: a normal paid invoice, $29-$49, a day or more ago
     done = {
         "healthy", "one-time", "live-only", "email-mismatch", "duplicate-customers", "no-payment", "trial",
         "full-coupon", "below-minimum", "too-early", "promo-code-coupon", "shared-coupon", "missing-commission",
+        *TRAIL,
     }
     amounts = (2900, 3900, 4900)
     for n, scn in enumerate(x for x in sc.SCENARIOS if x.name not in done):
@@ -139,3 +145,117 @@ def _person(email: str) -> str:
     """A display name from the email's local part: "case@example.com" -> "Case"."""
     local = email.split("@", 1)[0].replace(".", " ").replace("-", " ")
     return " ".join(w.capitalize() for w in local.split()) or email
+
+
+# ---------------------------------------------------------------------- the person's whole trail
+
+
+def _customer(s: StripeStandIn, name: str, *, created: int, email: str | None = None) -> str:
+    """The scenario's own Stripe customer (stripe_customer_id), with the scenario's email."""
+    scn = sc.by_name(name)
+    assert scn.stripe_customer_id is not None
+    email = email or scn.stripe_email or scn.email
+    s.add_customer(scn.stripe_customer_id, email, created=created, name=_person(email))
+    return scn.stripe_customer_id
+
+
+def _one_time(
+    s: StripeStandIn, customer_id: str | None, amount: int, *, at: int, currency: str = "usd",
+    settlement: tuple[int, str, float | None] | None = None, email: str | None = None, ref: str | None = None,
+) -> None:
+    """A one-time payment: a PaymentIntent and its succeeded charge (pi_/ch_ + the customer's suffix)."""
+    sfx = ref or _suffix(customer_id or "")
+    s.add_payment_intent(f"pi_{sfx}", customer_id, amount, created=at, currency=currency, latest_charge=f"ch_{sfx}")
+    s.add_charge(f"ch_{sfx}", customer_id, amount, created=at, currency=currency, payment_intent=f"pi_{sfx}",
+                 billing_email=email, settlement=settlement)
+
+
+def _uid_customer(s: StripeStandIn, t: int) -> None:
+    # signed up with the referral's email (never paid); paid as another customer, the one the uid names
+    _customer(s, "uid-customer", created=t - 5 * DAY)
+    s.add_customer("cus_DemoUidOther01", "jo.work@corp.example", created=t - 2 * DAY - 600, name="Jo Work")
+    _paid_subscription(s, "cus_DemoUidOther01", paid_at=t - 2 * DAY - 120)
+
+
+def _many_customers(s: StripeStandIn, t: int) -> None:
+    # the oldest of seven customers paid; the six newer ones (listed first) never did
+    cid = _customer(s, "many-customers", created=t - 30 * DAY)
+    _paid_subscription(s, cid, paid_at=t - DAY)
+    email = sc.by_name("many-customers").email
+    for n in range(2, 8):
+        s.add_customer(f"cus_DemoMany{n:06d}", email, created=t - (30 - 4 * (n - 1)) * DAY, name=_person(email))
+
+
+def _guest_checkout(s: StripeStandIn, t: int) -> None:
+    # Checkout in payment mode with customer_creation if_required: no Customer, only customer_details
+    email = sc.by_name("guest-checkout").email
+    at = t - 2 * DAY
+    s.add_checkout_session("cs_test_DemoGuest01", email=email, created=at - 90, amount_total=4900,
+                           payment_intent="pi_DemoGuest01", customer=None, customer_creation="if_required")
+    _one_time(s, None, 4900, at=at, email=email, settlement=(4900, "usd", None), ref="DemoGuest01")
+
+
+def _paid_before_referral(s: StripeStandIn, t: int) -> None:
+    cid = _customer(s, "paid-before-referral", created=t - 5 * DAY - 300)
+    _paid_subscription(s, cid, paid_at=t - 5 * DAY)
+
+
+def _coupon_no_referral(s: StripeStandIn, t: int) -> None:
+    # PARTNER20 typed at checkout: the promotion code of coupon Z4OV52SU, Ben's tracking "coupon"
+    cid = _customer(s, "coupon-no-referral", created=t - DAY - 600)
+    _paid_subscription(s, cid, paid_at=t - DAY, discounts=(("Z4OV52SU", PROMO_PARTNER20, 580),))
+
+
+def _fp_tid_no_referral(s: StripeStandIn, t: int) -> None:
+    # a subscription Checkout Session carrying FirstPromoter's tracking id in its metadata
+    cid = _customer(s, "fp-tid-no-referral", created=t - DAY - 300)
+    _paid_subscription(s, cid, paid_at=t - DAY)
+    sfx = _suffix(cid)
+    s.add_checkout_session(
+        "cs_test_DemoFpTid01", email=sc.by_name("fp-tid-no-referral").email, created=t - DAY - 60,
+        amount_total=2900, checkout_mode="subscription", customer=cid, customer_creation=None,
+        metadata={"fp_tid": "tid_demo_8f2a"}, subscription=f"sub_{sfx}", invoice=f"in_{sfx}",
+    )
+
+
+def _yen_small(s: StripeStandIn, t: int) -> None:
+    # ¥60 is above Stripe's JPY minimum, but settles as $0.40 (JPY is zero-decimal: 60 means ¥60)
+    cid = _customer(s, "yen-small", created=t - 2 * DAY - 300)
+    _one_time(s, cid, 60, at=t - 2 * DAY, currency="jpy", settlement=(40, "usd", 0.0067),
+              email=sc.by_name("yen-small").email)
+
+
+def _exact_minimum(s: StripeStandIn, t: int) -> None:
+    cid = _customer(s, "exact-minimum", created=t - DAY - 300)
+    _one_time(s, cid, 50, at=t - DAY, settlement=(50, "usd", None), email=sc.by_name("exact-minimum").email)
+
+
+def _renewal_missed(s: StripeStandIn, t: int) -> None:
+    # the first invoice (35 days ago) earned a commission; yesterday's renewal did not
+    cid = _customer(s, "renewal-missed", created=t - 40 * DAY)
+    sfx = _suffix(cid)
+    s.add_subscription(f"sub_{sfx}", cid, created=t - 35 * DAY - 20)
+    s.add_invoice("in_DemoRenewal001", cid, created=t - 35 * DAY - 20, paid_at=t - 35 * DAY, subtotal=2900,
+                  subscription=f"sub_{sfx}")
+    s.add_invoice("in_DemoRenewal002", cid, created=t - DAY - 3600, paid_at=t - DAY, subtotal=2900,
+                  subscription=f"sub_{sfx}", billing_reason="subscription_cycle")
+
+
+def _restricted_key(s: StripeStandIn, t: int) -> None:
+    # healthy; the scenario's key (STRIPE_NOCOUPON_KEY) may not read coupons or promotion codes
+    cid = _customer(s, "restricted-key", created=t - 2 * DAY - 300)
+    _paid_subscription(s, cid, paid_at=t - 2 * DAY, discounts=(("ANA20", None, 580),))
+
+
+TRAIL: dict[str, Callable[[StripeStandIn, int], None]] = {
+    "uid-customer": _uid_customer,
+    "many-customers": _many_customers,
+    "guest-checkout": _guest_checkout,
+    "paid-before-referral": _paid_before_referral,
+    "coupon-no-referral": _coupon_no_referral,
+    "fp-tid-no-referral": _fp_tid_no_referral,
+    "yen-small": _yen_small,
+    "exact-minimum": _exact_minimum,
+    "renewal-missed": _renewal_missed,
+    "restricted-key": _restricted_key,
+}

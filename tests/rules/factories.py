@@ -248,6 +248,8 @@ def paid_customer(email: str = "a@example.com", cus: str = "cus_A", **kw: Any) -
 
 def scenario_facts(name: str) -> Facts:
     """The facts the readers would gather for a sandbox scenario (checks/sandbox/scenarios.py)."""
+    if name in TRAIL_FACTS:
+        return TRAIL_FACTS[name]()
     s = sc.by_name(name)
     cus_id = s.stripe_customer_id
     cus_email = s.stripe_email or s.email
@@ -320,3 +322,141 @@ def scenario_facts(name: str) -> Facts:
         s.email, customers=customers, invoices=invoices, charges=charges, subscriptions=subs, other_mode=other,
         tracking=tracking, referral_=ref, commissions=commissions, expected_account=expected_account,
     )
+
+
+# ---------------------------------------------------------------- the scenarios shaped like real accounts
+# One builder per scenario, mirroring checks/sandbox/stripe_seed.py (TRAIL) and fp_seed.py.
+
+
+def _ana() -> TrackingCoupon:
+    return TrackingCoupon(value="ANA20", coupon=coupon("ANA20", name="Ana Promoter 20% off"))
+
+
+def _paid(cus: str, *, ago: timedelta = DAY, **kw: Any) -> tuple[StripeInvoice, StripeCharge]:
+    """A paid $29.00 subscription invoice and its charge (ids from the customer's suffix)."""
+    sfx = kw.pop("sfx", cus[4:])
+    inv = invoice(f"in_{sfx}", cus, paid_ago=ago, subscription=f"sub_{cus[4:]}", charge_ids=(f"ch_{sfx}",),
+                  payment_intent_ids=(f"pi_{sfx}",), **kw)
+    return inv, charge(f"ch_{sfx}", cus, amount=inv.amount_paid, ago=ago, payment_intent=f"pi_{sfx}",
+                       settled=(inv.amount_paid, "usd"))
+
+
+def _unknown_id() -> Facts:
+    return facts(None, customer_id="cus_DoesNotExist123", referral_=None, tracking=Fetch.not_read("no referral"))
+
+
+def _uid_customer() -> Facts:
+    s = sc.by_name("uid-customer")
+    own = customer("cus_DemoUidEmail01", s.email)
+    other = customer("cus_DemoUidOther01", "jo.work@corp.example", match="uid")
+    inv, ch = _paid(other.id, ago=2 * DAY)
+    return facts(
+        s.email, customers=(own, other), invoices=(inv,), charges=(ch,), subscriptions=(subscription(
+            "sub_DemoUidOther01", other.id),), other_mode=(), tracking=_ana(),
+        referral_=referral(s.email, state="active", uid=other.id, customer_since=NOW - 2 * DAY + timedelta(minutes=2)),
+        commissions=(commission(inv.id, created_ago=2 * DAY),),
+    )
+
+
+def _many_customers() -> Facts:
+    s = sc.by_name("many-customers")
+    payer = StripeCustomer(id="cus_DemoMany000001", email=s.email, created=NOW - 30 * DAY)
+    newer = tuple(StripeCustomer(id=f"cus_DemoMany{n:06d}", email=s.email, created=NOW - (30 - 4 * (n - 1)) * DAY)
+                  for n in range(7, 1, -1))
+    inv, ch = _paid(payer.id)
+    return facts(s.email, customers=(*newer, payer), invoices=(inv,), charges=(ch,),
+                 subscriptions=(subscription("sub_DemoMany000001", payer.id),), other_mode=(), tracking=_ana(),
+                 referral_=referral(s.email, uid="user_9001"))
+
+
+def _guest_checkout() -> Facts:
+    s = sc.by_name("guest-checkout")
+    cs = session("cs_test_DemoGuest01", email=s.email, payment_intent="pi_DemoGuest01")
+    ch = charge("ch_DemoGuest01", None, amount=4900, ago=2 * DAY, payment_intent="pi_DemoGuest01",  # type: ignore[arg-type]
+                settled=(4900, "usd"))
+    return facts(s.email, sessions=(cs,), guest_charges=(ch,), other_mode=(), tracking=_ana(),
+                 referral_=referral(s.email))
+
+
+def _paid_before_referral() -> Facts:
+    s = sc.by_name("paid-before-referral")
+    cid = s.stripe_customer_id or ""
+    inv, ch = _paid(cid, ago=5 * DAY)
+    return facts(s.email, customers=(customer(cid, s.email),), invoices=(inv,), charges=(ch,),
+                 subscriptions=(subscription(f"sub_{cid[4:]}", cid),), other_mode=(), tracking=_ana(),
+                 referral_=referral(s.email, entry_source="manual_admin", created_ago=2 * DAY))
+
+
+def _coupon_no_referral() -> Facts:
+    s = sc.by_name("coupon-no-referral")
+    cid = s.stripe_customer_id or ""
+    p = promo("PARTNER20", "Z4OV52SU", id="promo_DemoPartner20")
+    inv, ch = _paid(cid, total=2320, subtotal=2900, discounts=(discount(coupon("Z4OV52SU", name="Partner 20% off"), p),))
+    return facts(s.email, customers=(customer(cid, s.email),), invoices=(inv,), charges=(ch,),
+                 subscriptions=(subscription(f"sub_{cid[4:]}", cid),), other_mode=(), referral_=None,
+                 tracking=TrackingCoupon(value="PARTNER20", coupon=None, promotion_codes=(p,)))
+
+
+def _fp_tid_no_referral() -> Facts:
+    s = sc.by_name("fp-tid-no-referral")
+    cid = s.stripe_customer_id or ""
+    inv, ch = _paid(cid)
+    cs = session("cs_test_DemoFpTid01", customer=cid, email=s.email, amount=2900, ago=DAY, payment_intent=None,
+                 metadata={"fp_tid": "tid_demo_8f2a"}, mode="subscription", invoice=inv.id)
+    return facts(s.email, customers=(customer(cid, s.email),), invoices=(inv,), charges=(ch,),
+                 subscriptions=(subscription(f"sub_{cid[4:]}", cid),), sessions=(cs,), other_mode=(),
+                 referral_=None, tracking=Fetch.not_read("no referral"))
+
+
+def _one_time(name: str, amount: int, currency: str, settled: tuple[int, str], ago: timedelta) -> Facts:
+    s = sc.by_name(name)
+    cid = s.stripe_customer_id or ""
+    ch = charge(f"ch_{cid[4:]}", cid, amount=amount, currency=currency, ago=ago, payment_intent=f"pi_{cid[4:]}",
+                settled=settled)
+    return facts(s.email, customers=(customer(cid, s.email),), invoices=(), charges=(ch,), subscriptions=(),
+                 other_mode=(), tracking=_ana(), referral_=referral(s.email))
+
+
+def _renewal_missed() -> Facts:
+    s = sc.by_name("renewal-missed")
+    cid = s.stripe_customer_id or ""
+    first, ch1 = _paid(cid, ago=35 * DAY, sfx="DemoRenewal001")
+    renewal, ch2 = _paid(cid, sfx="DemoRenewal002", billing_reason="subscription_cycle")
+    return facts(
+        s.email, customers=(customer(cid, s.email),), invoices=(renewal, first), charges=(ch2, ch1),
+        subscriptions=(subscription(f"sub_{cid[4:]}", cid),), other_mode=(), tracking=_ana(),
+        referral_=referral(s.email, state="active", uid=cid, customer_since=NOW - 40 * DAY, created_ago=41 * DAY),
+        commissions=(commission(first.id, created_ago=35 * DAY),),
+    )
+
+
+def _restricted_key() -> Facts:
+    s = sc.by_name("restricted-key")
+    cid = s.stripe_customer_id or ""
+    note = "the Stripe key lacks 'rak_coupon_read': coupon details on invoices were not read (only coupon ids)"
+    inv, ch = _paid(cid, ago=2 * DAY, total=2320, subtotal=2900,
+                    discounts=(StripeDiscount(id="di_DemoRestrict0101", coupon=StripeCoupon(id="ANA20")),))
+    return facts(
+        s.email, customers=(customer(cid, s.email),), invoices=Fetch.of((inv,), limits=(note,)), charges=(ch,),
+        subscriptions=(subscription(f"sub_{cid[4:]}", cid),), other_mode=(),
+        account=StripeAccount(id=ACCOUNT, source="permission_error"),
+        tracking=Fetch.failed("the Stripe key lacks the 'rak_coupon_read' permission (403) — add it to the "
+                              "restricted key in STRIPE_API_KEY (while looking up coupon 'ANA20')"),
+        referral_=referral(s.email, state="active", uid=cid, entry_source="coupon"),
+        commissions=(commission(inv.id, created_ago=2 * DAY),),
+    )
+
+
+TRAIL_FACTS: dict[str, Any] = {
+    "unknown-id": _unknown_id,
+    "uid-customer": _uid_customer,
+    "many-customers": _many_customers,
+    "guest-checkout": _guest_checkout,
+    "paid-before-referral": _paid_before_referral,
+    "coupon-no-referral": _coupon_no_referral,
+    "fp-tid-no-referral": _fp_tid_no_referral,
+    "yen-small": lambda: _one_time("yen-small", 60, "jpy", (40, "usd"), 2 * DAY),
+    "exact-minimum": lambda: _one_time("exact-minimum", 50, "usd", (50, "usd"), DAY),
+    "renewal-missed": _renewal_missed,
+    "restricted-key": _restricted_key,
+}
