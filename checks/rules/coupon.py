@@ -69,7 +69,7 @@ def _owners(facts: Facts, coupon_ids: list[str], exclude: int | None) -> list[Pr
     "coupon.id",
     title="Tracking coupon is a Coupon id",
     order=90,
-    needs=("fp.referral", "fp.promoter_campaigns", "stripe.invoices", "stripe.tracking_coupon"),
+    needs=("fp.referral", "fp.promoter_campaigns", "stripe.invoices"),  # tracking coupon errors handled below
 )
 def check_id(facts: Facts) -> Outcome:
     ref = found_referral(facts)
@@ -135,6 +135,22 @@ def check_id(facts: Facts) -> Outcome:
 
     evidence.append(Evidence(label="Tracking coupon (FirstPromoter)", value=f"{tracking} on {name}"))
     tc = facts.stripe.tracking_coupon
+    if tc.error and "rak_" not in tc.error:
+        return Outcome(status=Status.ERROR, summary=f"Could not read the tracking coupon in Stripe: {tc.error}")
+    if tc.error:
+        # a key without the Coupons permission: an invoice that used the coupon still proves it
+        if any(u.casefold() == tracking.casefold() for u in used):
+            return Outcome(
+                status=Status.PASS,
+                summary=f"Invoice {inv.id if inv else ''} used coupon {tracking}, the tracking coupon of {name}: a Stripe Coupon id.",
+                evidence=tuple(evidence) + (Evidence(label="Not examined", value=f"the coupon itself: {tc.error}"),),
+            )
+        return Outcome(
+            status=Status.WARN,
+            summary=f"Could not tell whether {tracking}, the tracking coupon of {name}, is a Stripe Coupon id: {tc.error}.",
+            evidence=tuple(evidence),
+            remediation="Give the restricted key read access to Coupons and Promotion codes, or look the coupon up in Stripe yourself.",
+        )
     if not tc.ok or tc.value is None or tc.value.value != tracking:
         why = tc.skipped or "it was not looked up"
         return Outcome(

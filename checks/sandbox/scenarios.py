@@ -166,8 +166,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "many-customers", "many@example.com", "lead.email",
         "Seven Stripe customers share the email; only the oldest one paid, and nothing links it to the "
-        "referral (uid is the app's user id, no fp_uid).",
-        stripe_customer_id="cus_DemoMany000001", referral_uid="user_9001",
+        "referral (no uid, no fp_uid): FirstPromoter cannot tell which customer is the lead.",
+        stripe_customer_id="cus_DemoMany000001",
     ),
     Scenario(
         "guest-checkout", "guest@example.com", "lead.email",

@@ -366,7 +366,7 @@ def _many_customers() -> Facts:
     inv, ch = _paid(payer.id)
     return facts(s.email, customers=(*newer, payer), invoices=(inv,), charges=(ch,),
                  subscriptions=(subscription("sub_DemoMany000001", payer.id),), other_mode=(), tracking=_ana(),
-                 referral_=referral(s.email, uid="user_9001"))
+                 referral_=referral(s.email))
 
 
 def _guest_checkout() -> Facts:

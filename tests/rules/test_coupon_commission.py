@@ -107,8 +107,17 @@ def test_campaign_without_coupon_but_referral_by_coupon_warns() -> None:
 
 
 def test_tracking_coupon_read_error_is_error() -> None:
-    r = with_discount(ANA20, tracking=Fetch.failed("Stripe answered 403: the key lacks rak_coupon_read"))["coupon.id"]
-    assert r.status is Status.ERROR and "rak_coupon_read" in r.summary
+    r = with_discount(ANA20, tracking=Fetch.failed("Stripe answered 500 (server error)"))["coupon.id"]
+    assert r.status is Status.ERROR and "500" in r.summary
+
+
+def test_tracking_coupon_without_permission_names_it_and_carries_on() -> None:
+    refused = Fetch.failed("the Stripe key lacks the 'rak_coupon_read' permission (403)")
+    # the invoice used the tracking coupon: that proves it is a Coupon id
+    r = with_discount(ANA20, tracking=refused)["coupon.id"]
+    assert r.status is Status.PASS and any("rak_coupon_read" in e.value for e in r.evidence)
+    other = with_discount(coupon("OTHER"), tracking=refused)["coupon.id"]
+    assert other.status is Status.WARN and "rak_coupon_read" in other.summary
 
 
 # ---------------------------------------------------------------- coupon.unique
