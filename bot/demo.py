@@ -23,6 +23,10 @@ def _pick(names: Sequence[str]) -> list[Scenario]:
 
 
 def run_demo(names: Sequence[str], as_json: bool = False, list_only: bool = False) -> int:
+    if list(names) == ["sweep"]:  # `fpcheck demo sweep`: a sweep over a seeded month
+        from bot.sweep_demo import run_demo_sweep
+
+        return run_demo_sweep(as_json=as_json)
     chosen = _pick(names)
     if list_only:
         for s in chosen:

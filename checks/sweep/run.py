@@ -160,7 +160,12 @@ class Sweeper:
                         got[name] = []
                         failed.add(name)
                         incomplete.append(f"{name}: {exc}")
-        payments = build_payments(got["invoices"], got["charges"], got["checkout_sessions"])
+        charges = got["charges"]
+        if "invoices" in failed and charges:
+            # without every invoice of the window an invoice's charge would pass for a one-time sale
+            incomplete.append("charges without an invoice were not considered: the invoices were not read in full")
+            charges = []
+        payments = build_payments(got["invoices"], charges, got["checkout_sessions"])
         fp_failed = bool(failed & {"referrals", "commissions", "promoter_campaigns"})
         joined = join(payments, got["referrals"], got["commissions"], got["promoter_campaigns"])
         candidates = joined.candidates
