@@ -107,12 +107,18 @@ def _promoter(ref: dict[str, Any] | None) -> str | None:
 
 class Sweeper:
     def __init__(self, settings: Settings, engine: Engine | None = None, limit: int | None = None) -> None:
+        """Without `engine`, the sweep has its own engine whose rate limiters wait as long as a batch
+        job may.  With one (the Slack bot's), it shares that engine's cache and rate limiters, so
+        a sweep and interactive checks together stay inside the upstream limits."""
         settings = settings.model_copy(update={"fpcheck_deadline": max(settings.fpcheck_deadline, SWEEP_DEADLINE)})
         self.settings = settings
-        self.engine = engine or Engine(settings)
-        self.engine.settings = settings
-        for limiter in (self.engine.stripe_limiter, self.engine.fp_limiter):
-            limiter.max_wait = max(limiter.max_wait, SWEEP_MAX_WAIT)
+        self.engine = Engine(settings, cache=engine.cache if engine is not None else None)
+        if engine is not None:
+            self.engine.stripe_limiter, self.engine.fp_limiter = engine.stripe_limiter, engine.fp_limiter
+            self.engine.other_limiter = engine.other_limiter
+        else:
+            for limiter in (self.engine.stripe_limiter, self.engine.fp_limiter):
+                limiter.max_wait = max(limiter.max_wait, SWEEP_MAX_WAIT)
         self.limit = limit  # diagnose at most this many candidates (newest first)
 
     def _readers(self) -> tuple[SweepStripe, SweepFP]:
