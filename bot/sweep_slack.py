@@ -146,3 +146,13 @@ def register(app: App, *, settings: SlackSettings, engine: Any) -> None:
 
     app.command("/fpcheck", matchers=[is_sweep])(ack=ack_sweep, lazy=[run_sweep])
     app.action(CHECK_ACTION_ID)(ack=just_ack, lazy=[run_check])
+
+
+def digest_poster(client: WebClient, channel: str, engine: Any) -> Callable[[Window], None]:
+    """What the scheduled digest does at its time: sweep the window and post it in `channel`."""
+
+    def post(window: Window) -> None:
+        result = Sweeper(engine.settings, engine=engine).run(window)
+        post_sweep(client, channel, result, window, None)
+
+    return post
