@@ -13,6 +13,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import requests
+
 from checks.sources import SourceError
 from checks.sources.firstpromoter import FirstPromoterReader
 from checks.sources.stripe import PAGE_SIZE, StripeReader, _plain
@@ -106,6 +108,13 @@ class SweepStripe(StripeReader):
 
 
 class SweepFP(FirstPromoterReader):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # three listings read FP_WAVE pages each at once: more than requests' default pool of 10
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=4 * FP_WAVE * 3)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+
     def all_rows(
         self, path: str, params: dict[str, Any], pool: ThreadPoolExecutor,
         on_page: Callable[[int], None] | None = None,
