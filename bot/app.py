@@ -132,5 +132,8 @@ def build_app(
             return BoltResponse(status=200, body="")
         return next()
 
+    from bot import sweep_slack  # `/fpcheck sweep ...` first: Bolt picks the first listener that matches
+
+    sweep_slack.register(app, settings=settings, engine=engine)
     listeners.register(app, settings=settings, engine=engine)
     return app

@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("-v", "--verbose", action="store_true", help="show every check's evidence")
     d.add_argument("--list", action="store_true", help="list the scenarios and exit")
     sub.add_parser("serve", help="run the Slack bot (Socket Mode or HTTP)", add_help=False)
+    from bot.sweep_cli import add_parser as add_sweep
+
+    add_sweep(sub)
     return p
 
 
@@ -119,7 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(argv[1:])
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
-    handlers = {"check": cmd_check, "checks": cmd_checks, "demo": cmd_demo}
+    from bot.sweep_cli import cmd_sweep
+
+    handlers = {"check": cmd_check, "checks": cmd_checks, "demo": cmd_demo, "sweep": cmd_sweep}
     try:
         return handlers[args.command](args)
     except _usage_errors() as exc:

@@ -43,6 +43,10 @@ def summary_line(name: str, report: Report, *, name_width: int, width: int) -> T
 def run_demo(
     names: Sequence[str], as_json: bool = False, list_only: bool = False, verbose: bool = False
 ) -> int:
+    if list(names) == ["sweep"]:  # `fpcheck demo sweep`: a sweep over a seeded month
+        from bot.sweep_demo import run_demo_sweep
+
+        return run_demo_sweep(as_json=as_json)
     chosen = _pick(names)
     if list_only:
         for s in chosen:

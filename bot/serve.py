@@ -243,6 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{'Socket Mode' if slack.mode == 'socket' else 'HTTP'}"
             )
             return 0
+        from bot.digest import start as start_digest
+
+        start_digest(engine, client, load_settings().fpcheck_redis_url)  # FPCHECK_SWEEP_CHANNEL set
         if slack.mode == "socket":
             app = build_app(slack, engine, client, seen=seen)
             return run_socket_mode(app, slack.app_token() or "")

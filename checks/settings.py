@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # seconds that account-level facts (Stripe account, promoter campaigns) stay cached
     fpcheck_cache_ttl: float = 300.0
     fpcheck_redis_url: str | None = None
+    # the time zone sweep dates and the digest's schedule are read in (an IANA name); UTC when unset
+    fpcheck_tz: str | None = None
 
     @field_validator("*", mode="before")
     @classmethod

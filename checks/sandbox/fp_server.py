@@ -126,6 +126,20 @@ def _page(req: Request, rows: list[Any]) -> list[Any]:
     return rows[start : start + per_page]
 
 
+def _created_range(req: Request, rows: list[Any]) -> list[Any]:
+    """`filters[created_at][from|to]=YYYY-MM-DD` (UTC days, both inclusive)."""
+    for bound, keep in (("from", lambda t, d: t >= d), ("to", lambda t, d: t < d + 86_400)):
+        raw = req.param(f"filters[created_at][{bound}]")
+        if not raw:
+            continue
+        try:
+            day = datetime.strptime(raw[:10], "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            continue  # like other unknown filters: ignored
+        rows = [r for r in rows if keep(r.created_at, day)]
+    return rows
+
+
 def _contains(needle: str, *haystack: str | None) -> bool:
     n = needle.lower()
     return any(h is not None and n in h.lower() for h in haystack)
@@ -526,4 +540,5 @@ class FirstPromoterStandIn(StandIn):
                 rows = [c for c in rows if c.id in ids]
             if status := req.param("filters[status]"):
                 rows = [c for c in rows if c.status == status]
+            rows = _created_range(req, rows)
             return Response(200, [self.commission_json(c) for c in _page(req, rows)])

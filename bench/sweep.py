@@ -1,0 +1,119 @@
+"""`fpcheck sweep` over a seeded month, every upstream call LATENCY seconds slower.
+
+Seeds the stand-ins with --invoices paid invoices, --referrals referrals, --commissions commissions
+and --lost lost commissions of known causes (checks/sandbox/month_seed.py), runs `fpcheck sweep
+--since 31d --json` in its own process, and prints:
+- lost found / lost seeded and false alarms (target 100% and 0);
+- upstream calls against what the design needs: one pass over every listing (pages needed) plus
+  the candidates' checks; and the reference of checking every referral's payment one by one;
+- wall time against the floor the client-side rate limits allow for the calls made (target <= 1.5x);
+- the sweep process's peak RSS.
+Usage: python bench/sweep.py [--latency 0.15] [--invoices 10000] [--referrals 5000] [--commissions 2000] [--lost 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+
+from bot.sweep_demo import month_settings
+from checks.sandbox.fp_server import FirstPromoterStandIn
+from checks.sandbox.month_seed import seed_month
+from checks.sandbox.stripe_server import StripeStandIn
+from checks.sweep.lists import FP_WAVE
+
+# checks/ratelimit.py: Stripe test mode 18/s after a burst of 5; FirstPromoter 3/s after 120
+STRIPE_RATE, STRIPE_BURST, FP_RATE, FP_BURST = 18.0, 5, 3.0, 120
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--latency", type=float, default=0.15)
+    ap.add_argument("--invoices", type=int, default=10_000)
+    ap.add_argument("--referrals", type=int, default=5_000)
+    ap.add_argument("--commissions", type=int, default=2_000)
+    ap.add_argument("--lost", type=int, default=100)
+    args = ap.parse_args()
+
+    stripe, fp = StripeStandIn(), FirstPromoterStandIn()
+    t0 = time.perf_counter()
+    truth = seed_month(stripe, fp, invoices=args.invoices, referrals=args.referrals,
+                       commissions=args.commissions, lost=args.lost)
+    print(f"seeded {args.invoices:,} paid invoices, {args.referrals:,} referrals, {args.commissions:,} "
+          f"commissions, {len(truth.lost)} lost in {time.perf_counter() - t0:.1f} s; latency {args.latency * 1000:.0f} ms/call")
+    with stripe, fp:
+        stripe.latency = fp.latency = args.latency
+        s = month_settings(stripe, fp)
+        env = {**os.environ, "NO_PROXY": "127.0.0.1", "STRIPE_SUPPRESS_NOTICES": "true",
+               "STRIPE_API_KEY": s.stripe_api_key.get_secret_value(), "STRIPE_API_BASE": s.stripe_api_base,
+               "FIRSTPROMOTER_API_KEY": s.firstpromoter_api_key.get_secret_value(),
+               "FIRSTPROMOTER_ACCOUNT_ID": s.firstpromoter_account_id or "",
+               "FIRSTPROMOTER_API_BASE": s.firstpromoter_api_base,
+               "FPCHECK_EXPECTED_STRIPE_ACCOUNT": s.fpcheck_expected_stripe_account or "",
+               "FPCHECK_EXPECTED_STRIPE_MODE": "test"}
+        started = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "bot.cli", "sweep", "--since", "31d", "--json"],
+                             capture_output=True, text=True, env=env, timeout=1800)
+        wall = time.perf_counter() - started
+        stripe_log, fp_log = stripe.calls(), fp.calls()
+    if out.returncode not in (0, 1):
+        sys.exit(f"sweep failed ({out.returncode}): {out.stderr[-2000:]}")
+    result = json.loads(out.stdout)
+    rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+    found = {lo["payment"]["id"]: lo["verdict"]["check"] for lo in result["lost"]}
+    hits = set(found) & set(truth.lost)
+    false_alarms = set(found) - set(truth.lost)
+    same_cause = sum(1 for p in hits if found[p] == truth.lost[p])
+
+    # the listing calls (window filters / page numbers without a search) vs the diagnosis calls
+    def is_listing(r) -> bool:  # type: ignore[no-untyped-def]
+        if r.path.startswith("/v1/"):
+            return r.param("created[gte]") is not None
+        return r.param("q") is None and r.param("page") is not None and r.param("per_page") == "100" and (
+            r.path.endswith(("/referrals", "/commissions", "/promoter_campaigns")))
+
+    s_list = sum(1 for r in stripe_log if is_listing(r))
+    f_list = sum(1 for r in fp_log if is_listing(r))
+    s_all, f_all = len(stripe_log), len(fp_log)
+    charges = args.invoices  # every paid invoice has its charge
+    promoter_campaigns = len(fp.promoter_campaigns)
+    commissions_listed = args.commissions  # all were created within the window
+    pages_needed = {
+        "stripe": math.ceil(args.invoices / 100) + math.ceil(charges / 100) + 1,
+        "firstpromoter": (args.referrals // 100 + 1) + (commissions_listed // 100 + 1) + (promoter_campaigns // 100 + 1),
+    }
+    candidates = len(result["lost"]) + result.get("cleared", 0)
+    per_check_s = (s_all - s_list) / max(candidates, 1)
+    per_check_f = (f_all - f_list) / max(candidates, 1)
+    naive_calls = result["scanned"]["referral_payments"] * (per_check_s + per_check_f)
+
+    floor_s = max(0.0, s_all - STRIPE_BURST) / STRIPE_RATE
+    floor_f = max(0.0, f_all - FP_BURST) / FP_RATE
+    floor = max(floor_s, floor_f)
+    print()
+    print(f"lost found / seeded     {len(hits)}/{len(truth.lost)} ({100 * len(hits) / max(len(truth.lost), 1):.0f}%), "
+          f"false alarms {len(false_alarms)}, cause as seeded {same_cause}/{len(hits)}")
+    print(f"payments scanned        {result['scanned']['payments']:,} ({result['scanned']['referral_payments']:,} from referrals), "
+          f"{candidates} candidates diagnosed, partial={result['partial']}")
+    print(f"Stripe calls            {s_all:,} = {s_list:,} listing pages (needed {pages_needed['stripe']:,} + time slices' "
+          f"last pages) + {s_all - s_list:,} for {candidates} checks ({per_check_s:.1f}/check)")
+    print(f"FirstPromoter calls     {f_all:,} = {f_list:,} listing pages (needed {pages_needed['firstpromoter']:,}; up to "
+          f"{FP_WAVE - 1} past the end per listing) + {f_all - f_list:,} for {candidates} checks ({per_check_f:.1f}/check)")
+    print(f"calls vs needed         {(s_all + f_all) / (sum(pages_needed.values()) + candidates * (per_check_s + per_check_f)):.2f}x; "
+          f"checking each referral payment one by one instead: ~{naive_calls:,.0f} calls "
+          f"({naive_calls / max(s_all + f_all, 1):.1f}x this sweep)")
+    print(f"wall time               {wall:.1f} s vs rate-limit floor {floor:.1f} s "
+          f"(Stripe {floor_s:.1f} s at {STRIPE_RATE:g}/s, FirstPromoter {floor_f:.1f} s at {FP_RATE:g}/s after "
+          f"{FP_BURST}) = {wall / max(floor, 1e-9):.2f}x (target <= 1.5x)")
+    print(f"peak RSS (sweep process) {rss_mib:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

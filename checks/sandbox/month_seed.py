@@ -1,0 +1,123 @@
+"""A month of payments for the sweep: the demo (`fpcheck demo sweep`), tests and bench/sweep.py.
+
+Healthy referrals whose sales were credited, people FirstPromoter never heard of, leads with no
+payment yet, and `lost` payments whose commission went missing for known causes (cycled through
+LOST_CAUSES).  `seed_month` returns the truth: which payment ids are lost, and why.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from checks.sandbox.fp_seed import MAIN_CAMPAIGN_ID, PARTNER_CAMPAIGN_ID, PROMOTERS
+from checks.sandbox.fp_server import FirstPromoterStandIn
+from checks.sandbox.scenarios import PC_ANA, PC_BEN, PC_CLEO, PROMOTER_CAMPAIGN_COUPONS
+from checks.sandbox.stripe_seed import PROMO_PARTNER20, _coupons
+from checks.sandbox.stripe_server import DAY, StripeStandIn
+
+HOUR = 3600
+# (kind, the check the diagnosis should name, how it looks)
+LOST_CAUSES: tuple[tuple[str, str, str], ...] = (
+    ("uid", "lead.uid", "the referral's uid is the app's user id, not the Stripe customer id"),
+    ("promo", "coupon.id", "the promoter's tracking coupon is the promotion code PARTNER20"),
+    ("pending", "fp.referral", "the referral is waiting for approval"),
+    ("missing", "fp.commission", "everything matches, yet no commission"),
+    ("shared", "coupon.unique", "the tracking coupon SHARED10 is on two promoters' campaigns"),
+    ("tid", "fp.referral", "Checkout carried an fp_tid, but FirstPromoter has no referral"),
+)
+
+
+@dataclass
+class MonthTruth:
+    lost: dict[str, str] = field(default_factory=dict)  # payment id -> the cause's check id
+    invoices: int = 0
+    referrals: int = 0
+    commissions: int = 0
+    start: float = 0.0  # the month's first payment (epoch seconds)
+    end: float = 0.0
+
+
+def seed_month(
+    stripe: StripeStandIn, fp: FirstPromoterStandIn, *, invoices: int = 400, referrals: int = 150,
+    commissions: int = 80, lost: int = 12, now: float | None = None, days: int = 30,
+) -> MonthTruth:
+    if commissions + lost > min(invoices, referrals):
+        raise ValueError("need commissions + lost <= invoices and <= referrals")
+    t = int(now if now is not None else time.time())
+    _coupons(stripe, t, "test")
+    fp.add_campaign("Main Campaign", id=MAIN_CAMPAIGN_ID)
+    fp.add_campaign("Partner Program", id=PARTNER_CAMPAIGN_ID)
+    for pid, email, name, pcid, display in PROMOTERS:
+        fp.add_promoter(email, name, id=pid, joined_at=t - 200 * DAY)
+        fp.add_promoter_campaign(pid, id=pcid, campaign_id=MAIN_CAMPAIGN_ID, coupon=PROMOTER_CAMPAIGN_COUPONS[pcid],
+                                 display_coupon=display, ref_token=name.split()[0].lower(), created_at=t - 180 * DAY)
+    truth = MonthTruth(invoices=invoices, referrals=referrals, commissions=commissions)
+    first, last = t - days * DAY + HOUR, t - HOUR
+    step = (last - first) / max(invoices - 1, 1)
+    truth.start, truth.end = first, last
+    ref_id = 100_000
+    com_id = 500_000
+
+    def pay(n: int, cus: str, email: str, *, discount: tuple[str, str | None, int] | None = None,
+            metadata: dict[str, str] | None = None) -> str:
+        paid_at = int(first + n * step)
+        stripe.add_customer(cus, email, created=paid_at - 600, metadata=metadata)
+        sfx = cus.removeprefix("cus_")
+        stripe.add_subscription(f"sub_{sfx}", cus, created=paid_at - 20, amount=2900)
+        stripe.add_invoice(f"in_{sfx}", cus, created=paid_at - 20, paid_at=paid_at, subtotal=2900,
+                           subscription=f"sub_{sfx}", discounts=(discount,) if discount else ())
+        return f"in_{sfx}"
+
+    # payments are spread over the month; which kind each one is cycles, so every kind spans it
+    kinds = ["credited"] * commissions + ["lost"] * lost + ["stranger"] * (invoices - commissions - lost)
+    order = sorted(range(invoices), key=lambda i: (i * 7919) % invoices)  # a fixed shuffle
+    lost_n = 0
+    for n, idx in enumerate(order):
+        kind = kinds[idx]
+        cus = f"cus_Month{n:07d}"
+        if kind == "stranger":
+            pay(n, cus, f"buyer{n}@shoppers.example")
+            continue
+        ref_id += 1
+        if kind == "credited":
+            email = f"member{n}@example.com"
+            coupon = ("ANA20", None, 580) if n % 5 == 0 else None
+            inv = pay(n, cus, email, discount=coupon)
+            fp.add_referral(email, id=ref_id, uid=cus, state="active", promoter_campaign_id=PC_ANA,
+                            created_at=t - 40 * DAY, customer_since=t - 35 * DAY)
+            com_id += 1
+            fp.add_commission(inv, referral_id=ref_id, id=com_id, created_at=first + n * step + 90)
+            continue
+        cause, check, _ = LOST_CAUSES[lost_n % len(LOST_CAUSES)]
+        lost_n += 1
+        email = f"lost.{cause}{n}@example.com"
+        if cause == "uid":
+            inv = pay(n, cus, email)
+            fp.add_referral(email, id=ref_id, uid=f"user_{n}", promoter_campaign_id=PC_ANA, created_at=t - 40 * DAY)
+        elif cause == "promo":
+            inv = pay(n, cus, email, discount=("Z4OV52SU", PROMO_PARTNER20, 580))
+            fp.add_referral(email, id=ref_id, promoter_campaign_id=PC_BEN, entry_source="coupon",
+                            created_at=t - 40 * DAY)
+        elif cause == "pending":
+            inv = pay(n, cus, email)
+            fp.add_referral(email, id=ref_id, uid=cus, state="pending", promoter_campaign_id=PC_ANA,
+                            created_at=t - 40 * DAY)
+        elif cause == "missing":
+            inv = pay(n, cus, email)
+            fp.add_referral(email, id=ref_id, uid=cus, promoter_campaign_id=PC_ANA, created_at=t - 40 * DAY)
+        elif cause == "shared":
+            inv = pay(n, cus, email, discount=("SHARED10", None, 290))
+            fp.add_referral(email, id=ref_id, promoter_campaign_id=PC_CLEO, entry_source="coupon",
+                            created_at=t - 40 * DAY)
+        else:  # tid: no referral at all, but the customer carries the visitor's fp_tid
+            inv = pay(n, cus, email, metadata={"fp_tid": f"tid-{n}"})
+            ref_id -= 1
+        truth.lost[inv] = check
+    # leads who signed up and never paid
+    i = 0
+    while len(fp.referrals) < referrals:
+        ref_id += 1
+        i += 1
+        fp.add_referral(f"lead{i}@example.com", id=ref_id, promoter_campaign_id=PC_ANA, created_at=t - 20 * DAY)
+    return truth

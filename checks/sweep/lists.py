@@ -1,0 +1,148 @@
+"""Whole-window listings for the sweep, on top of the per-person readers (same retries, limits, GET only).
+
+Stripe lists are cursor-paged, newest first; to read a month in seconds the window is cut into
+time slices (`created[gte]`/`created[lte]`) paged side by side.  FirstPromoter lists are
+page-numbered with no total, so pages are asked for a few at a time until a short one comes back.
+A listing that fails part-way raises `PartialList` carrying what was read, so the sweep can say
+what it covered instead of guessing the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+
+from checks.sources import SourceError
+from checks.sources.firstpromoter import FirstPromoterReader
+from checks.sources.stripe import PAGE_SIZE, StripeReader, _plain
+
+# Depth 3 at most: the discount's coupon id and promotion code (for the tracking-coupon join),
+# the customer (email, metadata fp_uid / fp_tid) and how the invoice was paid (to tell invoice
+# charges from charges without an invoice).
+INVOICE_EXPAND = ["data.customer", "data.discounts", "data.discounts.promotion_code", "data.payments"]
+MAX_STRIPE_PAGES = 400  # per slice: 40,000 objects
+MAX_FP_PAGES = 500  # 50,000 rows per listing
+FP_WAVE = 4  # FirstPromoter pages asked for at once
+
+
+class PartialList(SourceError):
+    """A listing stopped part-way; `rows` is what was read before `reason`."""
+
+    def __init__(self, what: str, rows: list[dict[str, Any]], reason: str) -> None:
+        super().__init__(f"{what}: stopped after {len(rows):,} rows: {reason}")
+        self.rows = rows
+        self.reason = reason
+
+
+def slices(start: int, end: int, n: int) -> list[tuple[int, int]]:
+    """[start, end] in n contiguous, non-overlapping integer-second slices."""
+    n = max(1, min(n, end - start + 1))
+    step = (end - start + 1) / n
+    bounds = [start + round(i * step) for i in range(n)] + [end + 1]
+    return [(bounds[i], bounds[i + 1] - 1) for i in range(n) if bounds[i] <= bounds[i + 1] - 1]
+
+
+class SweepStripe(StripeReader):
+    def window_list(
+        self, what: str, list_fn: Callable[..., Any], params: dict[str, Any], start: int, end: int,
+        pool: ThreadPoolExecutor, parts: int, on_page: Callable[[int], None] | None = None,
+    ) -> list[dict[str, Any]]:
+        futures = [
+            pool.submit(self._slice, what, list_fn, params, a, b, on_page) for a, b in slices(start, end, parts)
+        ]
+        rows: list[dict[str, Any]] = []
+        failure: str | None = None
+        for fut in futures:
+            try:
+                rows += fut.result()
+            except PartialList as exc:
+                rows += exc.rows
+                failure = failure or exc.reason
+            except SourceError as exc:
+                failure = failure or str(exc)
+        if failure:
+            raise PartialList(what, rows, failure)
+        return rows
+
+    def _slice(
+        self, what: str, list_fn: Callable[..., Any], params: dict[str, Any], a: int, b: int,
+        on_page: Callable[[int], None] | None,
+    ) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        after: str | None = None
+        for _ in range(MAX_STRIPE_PAGES):
+            p = {**params, "created": {"gte": a, "lte": b}, "limit": PAGE_SIZE,
+                 **({"starting_after": after} if after else {})}
+            try:
+                page = _plain(self._call(what, lambda p=p: list_fn(params=p)))
+            except SourceError as exc:
+                raise PartialList(what, out, str(exc)) from None
+            data = page.get("data")
+            if not isinstance(data, list):
+                raise PartialList(what, out, f"Stripe's answer was not a list (while {what})")
+            out += data
+            if on_page:
+                on_page(len(data))
+            if not page.get("has_more") or not data:
+                return out
+            after = data[-1]["id"]
+        raise PartialList(what, out, f"more than {MAX_STRIPE_PAGES} pages in one slice")
+
+    def paid_invoices(self, start: int, end: int, pool: ThreadPoolExecutor, parts: int,
+                      on_page: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+        return self.window_list("listing paid invoices", self._client.v1.invoices.list,
+                                {"status": "paid", "expand": INVOICE_EXPAND}, start, end, pool, parts, on_page)
+
+    def charges_in(self, start: int, end: int, pool: ThreadPoolExecutor, parts: int,
+                   on_page: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+        return self.window_list("listing charges", self._client.v1.charges.list,
+                                {"expand": ["data.customer"]}, start, end, pool, parts, on_page)
+
+    def checkout_sessions_in(self, start: int, end: int, pool: ThreadPoolExecutor, parts: int,
+                             on_page: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+        return self.window_list("listing Checkout Sessions", self._client.v1.checkout.sessions.list,
+                                {"status": "complete"}, start, end, pool, parts, on_page)
+
+
+class SweepFP(FirstPromoterReader):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # three listings read FP_WAVE pages each at once: more than requests' default pool of 10
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=4 * FP_WAVE * 3)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+
+    def all_rows(
+        self, path: str, params: dict[str, Any], pool: ThreadPoolExecutor,
+        on_page: Callable[[int], None] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every row of a page-numbered listing, FP_WAVE pages at a time, until a short page."""
+        out: list[dict[str, Any]] = []
+        page = 1
+        previous: list[dict[str, Any]] | None = None
+        while page <= MAX_FP_PAGES:
+            wave = range(page, min(page + FP_WAVE, MAX_FP_PAGES + 1))
+            futures = [pool.submit(self._get, path, {**params, "page": n, "per_page": self.per_page}, label=path)
+                       for n in wave]
+            for fut in futures:
+                try:
+                    rows = self._rows(fut.result(), path)
+                except SourceError as exc:
+                    for f in futures:
+                        f.cancel()
+                    raise PartialList(f"listing FirstPromoter {path}", out, str(exc)) from None
+                if previous is not None and rows == previous and rows:
+                    return out  # the server ignored `page`
+                out += rows
+                if on_page:
+                    on_page(len(rows))
+                if len(rows) < self.per_page:
+                    for f in futures:
+                        f.cancel()
+                    return out
+                previous = rows
+            page += FP_WAVE
+        raise PartialList(f"listing FirstPromoter {path}", out, f"more than {MAX_FP_PAGES} pages")

@@ -1,0 +1,248 @@
+"""Run a sweep: read the window's listings once, join, diagnose the candidates, group by cause."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import UTC, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from checks import money
+from checks.engine import Engine
+from checks.facts import Query
+from checks.model import SCHEMA_VERSION, Report, Status, Verdict
+from checks.settings import Settings
+from checks.sources import SourceError
+from checks.sweep.join import Candidate, Payment, build_payments, join
+from checks.sweep.lists import PartialList, SweepFP, SweepStripe
+from checks.sweep.window import Window
+
+log = logging.getLogger(__name__)
+
+LIST_WORKERS = 8  # Stripe time slices and FirstPromoter pages read side by side
+CHECK_WORKERS = 6  # candidates diagnosed at once (each run has its own concurrent reads)
+# A sweep is a batch job: it may wait for the rate limits far longer than one interactive check.
+SWEEP_MAX_WAIT = 600.0
+SWEEP_DEADLINE = 120.0
+
+
+class PaymentOut(BaseModel):
+    id: str
+    amount: int  # minor units
+    currency: str
+    paid_at: str
+
+
+class ReferralOut(BaseModel):
+    id: int | None = None
+    state: str | None = None
+    promoter: str | None = None  # the promoter's name (or email)
+
+
+class Lost(BaseModel):
+    query: str
+    payment: PaymentOut
+    referral: ReferralOut
+    verdict: Verdict
+    matched_by: list[str] = Field(default_factory=list)  # addition: how the join found the person
+
+
+class Cause(BaseModel):
+    count: int = 0
+    amount_usd: float = 0.0
+    other_currencies: dict[str, float] = Field(default_factory=dict)  # addition: non-USD, not converted
+
+
+class SweepResult(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    window: dict[str, str]
+    scanned: dict[str, int]
+    lost: list[Lost]
+    by_cause: dict[str, Cause]
+    # additions
+    partial: bool = False
+    incomplete: list[str] = Field(default_factory=list)  # what could not be read, and why
+    cleared: int = 0  # candidates whose full diagnosis found the commission after all
+    duration_ms: int = 0
+    calls: dict[str, int] = Field(default_factory=dict)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @property
+    def lost_amount_usd(self) -> float:
+        return round(sum(c.amount_usd for c in self.by_cause.values()), 2)
+
+
+Progress = Callable[[str, int, int | None], None]  # (step, advance by, new total or None)
+
+
+def _cause(verdict: Verdict, report: Report) -> str:
+    if verdict.check:
+        return verdict.check
+    if verdict.status is Status.WARN:
+        first = next((r for r in report.checks if r.status is Status.WARN), None)
+        if first is not None:
+            return first.id
+    return "error" if verdict.status is Status.ERROR else "unknown"
+
+
+def _query(p: Payment) -> Query:
+    if p.email:
+        return Query(raw=p.email, email=p.email)
+    if p.customer_id:
+        return Query(raw=p.customer_id, customer_id=p.customer_id)
+    return Query(raw=p.id)
+
+
+def _promoter(ref: dict[str, Any] | None) -> str | None:
+    link = (ref or {}).get("promoter_campaign") or {}
+    person = link.get("promoter") or {}
+    return person.get("name") or person.get("email")
+
+
+class Sweeper:
+    def __init__(self, settings: Settings, engine: Engine | None = None, limit: int | None = None) -> None:
+        """Without `engine`, the sweep has its own engine whose rate limiters wait as long as a batch
+        job may.  With one (the Slack bot's), it shares that engine's cache and rate limiters, so
+        a sweep and interactive checks together stay inside the upstream limits."""
+        settings = settings.model_copy(update={"fpcheck_deadline": max(settings.fpcheck_deadline, SWEEP_DEADLINE)})
+        self.settings = settings
+        self.engine = Engine(settings, cache=engine.cache if engine is not None else None)
+        if engine is not None:
+            self.engine.stripe_limiter, self.engine.fp_limiter = engine.stripe_limiter, engine.fp_limiter
+            self.engine.other_limiter = engine.other_limiter
+        else:
+            for limiter in (self.engine.stripe_limiter, self.engine.fp_limiter):
+                limiter.max_wait = max(limiter.max_wait, SWEEP_MAX_WAIT)
+        self.limit = limit  # diagnose at most this many candidates (newest first)
+
+    def _readers(self) -> tuple[SweepStripe, SweepFP]:
+        s = self.settings
+        assert s.stripe_api_key is not None and s.firstpromoter_api_key is not None
+        stripe = SweepStripe(s.stripe_api_key.get_secret_value(), s.stripe_api_base, timeout=s.fpcheck_timeout,
+                             limiter=self.engine.stripe_limiter)
+        fp = SweepFP(s.firstpromoter_api_key.get_secret_value(), s.firstpromoter_account_id or "",
+                     s.firstpromoter_api_base, timeout=s.fpcheck_timeout, limiter=self.engine.fp_limiter)
+        return stripe, fp
+
+    def run(self, window: Window, progress: Progress | None = None) -> SweepResult:
+        started = time.monotonic()
+        tick: Progress = progress or (lambda step, n, total: None)
+        stripe, fp = self._readers()
+        a, b = int(window.start.timestamp()), int(window.end.timestamp())
+        parts = max(1, min(LIST_WORKERS, round(window.span / timedelta(days=3)) or 1))
+        incomplete: list[str] = []
+        failed: set[str] = set()
+        got: dict[str, list[dict[str, Any]]] = {}
+        # commissions are created after the sale: from the window's first day on, no upper bound
+        since = (window.start.astimezone(UTC) - timedelta(days=1)).date().isoformat()
+        on_page: Callable[[int], None] = lambda n: tick("read", n, None)  # noqa: E731
+        with ThreadPoolExecutor(max_workers=LIST_WORKERS * 3, thread_name_prefix="fpcheck-sweep") as pool:
+            jobs = {
+                "invoices": lambda: stripe.paid_invoices(a, b, pool, parts, on_page),
+                "charges": lambda: stripe.charges_in(a, b, pool, parts, on_page),
+                "checkout_sessions": lambda: stripe.checkout_sessions_in(a, b, pool, 1, on_page),
+                "referrals": lambda: fp.all_rows("/referrals", {}, pool, on_page),
+                "commissions": lambda: fp.all_rows(
+                    "/commissions", {"filters[created_at][from]": since}, pool, on_page),
+                "promoter_campaigns": lambda: fp.all_rows("/promoter_campaigns", {}, pool, on_page),
+            }
+            with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="fpcheck-list") as outer:
+                futures = {outer.submit(fn): name for name, fn in jobs.items()}
+                for fut in as_completed(futures):
+                    name = futures[fut]
+                    try:
+                        got[name] = fut.result()
+                    except PartialList as exc:
+                        got[name] = exc.rows
+                        failed.add(name)
+                        incomplete.append(str(exc))
+                    except SourceError as exc:
+                        got[name] = []
+                        failed.add(name)
+                        incomplete.append(f"{name}: {exc}")
+        charges = got["charges"]
+        if "invoices" in failed and charges:
+            # without every invoice of the window an invoice's charge would pass for a one-time sale
+            incomplete.append("charges without an invoice were not considered: the invoices were not read in full")
+            charges = []
+        payments = build_payments(got["invoices"], charges, got["checkout_sessions"])
+        fp_failed = bool(failed & {"referrals", "commissions", "promoter_campaigns"})
+        joined = join(payments, got["referrals"], got["commissions"], got["promoter_campaigns"])
+        candidates = joined.candidates
+        if fp_failed:
+            # without every referral and commission, "no commission matches" would be a guess
+            incomplete.append("no payment is called lost: FirstPromoter's listings were not read in full")
+            candidates = []
+        candidates.sort(key=lambda c: c.payment.paid_at, reverse=True)
+        if self.limit is not None and len(candidates) > self.limit:
+            incomplete.append(f"diagnosed the newest {self.limit} of {len(candidates)} candidates (--limit)")
+            candidates = candidates[: self.limit]
+        tick("check", 0, len(candidates))
+        lost, cleared, calls = self._diagnose(candidates, tick)
+        by_cause: dict[str, Cause] = {}
+        for item in lost:
+            c = by_cause.setdefault(item.verdict.check or "error", Cause())
+            c.count += 1
+            major = item.payment.amount / 10 ** money.exponent(item.payment.currency)
+            if item.payment.currency.lower() == "usd":
+                c.amount_usd = round(c.amount_usd + major, 2)
+            else:
+                cur = item.payment.currency.lower()
+                c.other_currencies[cur] = round(c.other_currencies.get(cur, 0.0) + major, 2)
+        by_cause = dict(sorted(by_cause.items(), key=lambda kv: (-kv[1].count, kv[0])))
+        return SweepResult(
+            window=window.to_json(),
+            scanned={"payments": len(payments), "referral_payments": joined.referral_payments},
+            lost=lost,
+            by_cause=by_cause,
+            partial=bool(incomplete),
+            incomplete=incomplete,
+            cleared=cleared,
+            duration_ms=round((time.monotonic() - started) * 1000),
+            calls={"stripe": stripe.calls + calls["stripe"], "firstpromoter": fp.calls + calls["firstpromoter"]},
+        )
+
+    def _diagnose(self, candidates: list[Candidate], tick: Progress) -> tuple[list[Lost], int, dict[str, int]]:
+        calls = {"stripe": 0, "firstpromoter": 0}
+        lost: list[Lost] = []
+        cleared = 0
+        if not candidates:
+            return lost, cleared, calls
+        with ThreadPoolExecutor(max_workers=CHECK_WORKERS, thread_name_prefix="fpcheck-diagnose") as pool:
+            futures = {pool.submit(self.engine.check, _query(c.payment)): c for c in candidates}
+            for fut in as_completed(futures):
+                c = futures[fut]
+                tick("check", 1, None)
+                try:
+                    report = fut.result()
+                except Exception as exc:  # one person's failure must not sink the sweep
+                    log.exception("diagnosis failed")
+                    report = None
+                    verdict = Verdict(status=Status.ERROR, check="error",
+                                      summary=f"the diagnosis could not run ({type(exc).__name__}); see the log")
+                else:
+                    for k in calls:
+                        calls[k] += report.calls.get(k, 0)
+                    if report.verdict.status is Status.PASS:
+                        cleared += 1
+                        continue
+                    v = report.verdict
+                    verdict = Verdict(status=v.status, check=_cause(v, report), summary=v.summary)
+                p = c.payment
+                ref = c.referral or {}
+                lost.append(Lost(
+                    query=_query(p).raw,
+                    payment=PaymentOut(id=p.id, amount=p.amount, currency=p.currency,
+                                       paid_at=p.paid_at.strftime("%Y-%m-%dT%H:%M:%SZ")),
+                    referral=ReferralOut(id=ref.get("id"), state=ref.get("state"), promoter=_promoter(ref)),
+                    verdict=verdict,
+                    matched_by=list(c.matched_by),
+                ))
+        lost.sort(key=lambda x: x.payment.paid_at, reverse=True)
+        return lost, cleared, calls
