@@ -14,10 +14,11 @@ import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from checks.sweep.run import Progress, Sweeper, SweepResult
-from checks.sweep.window import Window, parse_window, zone
+if TYPE_CHECKING:  # the engine is imported only when a sweep runs, so `fpcheck --help` starts fast
+    from checks.sweep.run import Progress, SweepResult
+    from checks.sweep.window import Window
 
 EXIT_OK, EXIT_FAIL = 0, 1
 EXAMPLES = 3
@@ -64,6 +65,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from checks.settings import load_settings
 
     settings = load_settings()
+    from checks.sweep.run import Sweeper
+    from checks.sweep.window import parse_window, zone
+
     tz = zone(settings.fpcheck_tz)
     window = parse_window(args.since, args.start, args.end, now=datetime.now(UTC), tz=tz)
     settings.require_upstreams()
