@@ -183,7 +183,10 @@ class Payment:
 
     @property
     def label(self) -> str:
-        return {"invoice": "invoice", "charge": "charge", "checkout": "guest Checkout payment"}[self.kind] + f" {self.id}"
+        kind = {"invoice": "invoice", "charge": "charge", "checkout": "guest Checkout payment"}[self.kind]
+        if self.kind == "charge" and self.guest:
+            kind = "guest charge"
+        return f"{kind} {self.id}"
 
     @property
     def opening(self) -> str:
@@ -348,14 +351,15 @@ def match_commissions(facts: Facts) -> dict[str, CommissionMatch]:
     return out
 
 
-def describe_commission(c: Commission) -> str:
+def describe_commission(c: Commission, *, event: bool = True) -> str:
     if c.amount is None:
         amount = "amount unknown"
     elif c.unit in (None, "cash"):
         amount = f"{c.amount / 100:,.2f} cash"  # FirstPromoter keeps cash amounts in cents
     else:
         amount = f"{c.amount} {c.unit}"
-    return f"#{c.id} ({c.status or 'unknown status'}, {amount}) for {c.event_id or 'no event id'}"
+    text = f"#{c.id} ({c.status or 'unknown status'}, {amount})"
+    return f"{text} for {c.event_id or 'no event id'}" if event else text
 
 
 # ---------------------------------------------------------------- what the payments carried

@@ -76,7 +76,7 @@ def check(facts: Facts) -> Outcome:
         return Outcome(
             status=Status.PASS,
             summary=(
-                f"FirstPromoter recorded commission {describe_commission(m.commission)} for the latest payment, "
+                f"FirstPromoter recorded commission {describe_commission(m.commission, event=False)} for the latest payment, "
                 f"{latest.label} ({m.how}){older}."
             ),
             evidence=tuple(evidence),
@@ -116,7 +116,7 @@ def check(facts: Facts) -> Outcome:
         )
     if amount.status is Status.WARN:
         return fail(
-            f"possibly because of its amount: {amount.summary} (see payment.amount)",
+            f"possibly because of its amount (see payment.amount): {amount.summary}",
             (amount.remediation or "See payment.amount.") + " If the amount is not the reason, " + import_events_hint(customer) + ".",
             "payment.amount",
         )

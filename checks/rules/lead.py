@@ -172,7 +172,7 @@ def check_email(facts: Facts) -> Outcome:
             f"make sure FirstPromoter links the customer who pays{f' ({payer.id})' if payer else ''}: "
             + (fix_uid + ", or " if fix_uid else "")
             + import_events_hint(payer.id if payer else None),
-            "then archive or clean up the duplicate customer so later payments are unambiguous",
+            "then archive or clean up the duplicate customers so later payments are unambiguous",
         ]
         return Outcome(
             status=Status.WARN,

@@ -131,7 +131,7 @@ def check_exists(facts: Facts) -> Outcome:
     dash = Dashboard.of(facts)
     found = payments(facts)
     limits = limits_evidence(facts)
-    who = ", ".join(c.id for c in facts.stripe.customers.value or ()) or "no Stripe customer"
+    who = ", ".join(c.id for c in facts.stripe.customers.value or ()) or f"{facts.query.raw} (no Stripe customer)"
     if found:
         # name the latest payment that collected money (a $0 one only when there is nothing else)
         latest = next((p for p in reversed(found) if p.paid > 0), found[-1])
