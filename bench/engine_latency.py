@@ -22,6 +22,9 @@ from checks.sandbox.scenarios import SCENARIOS
 # query with a cold cache: referral lookup -> (promoter campaigns, 2 pages: page 2 waits for page 1)
 # -> the campaign's tracking coupon in Stripe.  Customers -> invoices is 2 deep and runs beside it.
 COLD_CHAIN = 3
+# fpcheck's own Stripe pacing in test mode (checks/ratelimit.py): a run with many Stripe calls (seven
+# customers read, say) cannot finish before its calls past the burst have been paced out
+STRIPE_RATE, STRIPE_BURST = 18.0, 5
 
 
 def main() -> None:
@@ -40,18 +43,24 @@ def main() -> None:
                 report = engine.check(parse_query(s.email))
                 walls.append(time.perf_counter() - t0)
                 calls = sum(report.calls.values())
-            rows.append((s.name, statistics.median(walls), calls))
+                stripe_calls = report.calls.get("stripe", 0)
+            paced = max(0, stripe_calls - STRIPE_BURST) / STRIPE_RATE + lat
+            rows.append((s.name, statistics.median(walls), calls, max(COLD_CHAIN * lat, paced)))
     floor = COLD_CHAIN * lat
     print(f"latency per upstream call: {lat * 1000:.0f} ms; longest dependent chain: {COLD_CHAIN} calls "
           f"= floor {floor * 1000:.0f} ms; repeat {args.repeat} (median)")
-    print(f"{'scenario':22} {'wall ms':>8} {'calls':>6} {'one-by-one ms':>14} {'wall/floor':>11} {'wall/one-by-one':>16}")
-    for name, wall, calls in rows:
-        print(f"{name:22} {wall * 1000:8.0f} {calls:6d} {calls * lat * 1000:14.0f} {wall / floor:11.2f} "
-              f"{wall / (calls * lat):16.2f}")
-    walls = [w for _, w, _ in rows]
+    print("a run's own floor is the larger of that and its Stripe calls paced at 18/s after a burst of 5")
+    print(f"{'scenario':22} {'wall ms':>8} {'calls':>6} {'floor ms':>9} {'one-by-one ms':>14} {'wall/floor':>11} "
+          f"{'wall/one-by-one':>16}")
+    for name, wall, calls, own in rows:
+        print(f"{name:22} {wall * 1000:8.0f} {calls:6d} {own * 1000:9.0f} {calls * lat * 1000:14.0f} "
+              f"{wall / own:11.2f} {wall / (calls * lat):16.2f}")
+    walls = [w for _, w, _, _ in rows]
+    ratios = [w / own for _, w, _, own in rows]
     med = statistics.median(walls)
     print(f"median wall {med * 1000:.0f} ms = {med / floor:.2f}x the floor (target < 2x); "
-          f"worst {max(walls) * 1000:.0f} ms = {max(walls) / floor:.2f}x")
+          f"worst {max(walls) * 1000:.0f} ms; against each run's own floor: median {statistics.median(ratios):.2f}x, "
+          f"worst {max(ratios):.2f}x; calls per run: median {statistics.median(r[2] for r in rows):g}")
 
 
 if __name__ == "__main__":
