@@ -19,6 +19,9 @@ Behaviour copied from Stripe (reference/stripe.md):
 - Checkout Sessions (`/v1/checkout/sessions`) with `customer` null for guest payments; filters
   `customer`, `customer_details[email]`, `payment_intent`, `payment_link`, `status`,
   `subscription`, `created[gt|gte|lt|lte]`.
+- Events (`/v1/events`): a payment seeded or added records its events (`invoice.paid` and
+  `invoice.payment_succeeded`, `charge.succeeded`, `checkout.session.completed`), newest first,
+  the last 30 days, filters `type` (`*` wildcards) or `types[]` (at most 20), `created[...]`.
 - Bad keys get 401 with the key masked; every answer carries a `Request-Id`.
 
 Our assumptions, not verified against Stripe: customer search's `email:'x'` matches
@@ -32,10 +35,12 @@ import base64
 import binascii
 import contextlib
 import copy
+import fnmatch
 import itertools
 import json
 import re
 import socket
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -83,6 +88,7 @@ RESTRICTABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rak_promotion_code_read": ((r"^/v1/promotion_codes",), ("discounts.promotion_code",)),
     "rak_balance_read": ((r"^/v1/balance",), ("balance_transaction",)),
     "rak_checkout_session_read": ((r"^/v1/checkout/sessions",), ()),
+    "rak_event_read": ((r"^/v1/events",), ()),
 }
 
 _KEY_RX = re.compile(r"^((?:sk|rk|pk)_(?:test|live)_)")
@@ -161,6 +167,7 @@ class DataSet:
     promotion_codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     balance_transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
     checkout_sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def store_for(self, field_name: str, id_: str) -> tuple[str, dict[str, dict[str, Any]]] | None:
         """Where an expandable reference lives: by field name for coupons (their ids are free text),
@@ -244,6 +251,7 @@ class StripeStandIn(StandIn):
         self.route("GET", r"/v1/balance_transactions/(?P<id>[^/]+)",
                    get(self._retrieve("balance transaction", "balance_transactions")))
         self._route_checkout_sessions()
+        self._route_events()
         # A read-only key without the Coupons and Promotion codes permissions (sandbox scenario).
         self.add_key(STRIPE_NOCOUPON_KEY)
         self.restrict(STRIPE_NOCOUPON_KEY, "rak_coupon_read", "rak_promotion_code_read")
@@ -562,6 +570,10 @@ class StripeStandIn(StandIn):
         invoice = req.param("invoice")
         if invoice is not None:
             objs = [p for p in objs if p["invoice"] == invoice]
+        for sub in ("type", "payment_intent", "charge"):  # `payment[type]`, `payment[payment_intent]`, ...
+            val = req.param(f"payment[{sub}]")
+            if val is not None:
+                objs = [p for p in objs if (p.get("payment") or {}).get(sub) == val]
         return self._list(req, ds, objs, "/v1/invoice_payments", "invoice payment")
 
     def _charges(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
@@ -701,6 +713,8 @@ class StripeStandIn(StandIn):
                             network_status="approved_by_network" if ok else "declined_by_network")
         c["refunds"]["url"] = f"/v1/charges/{id}/refunds"
         ds.charges[id] = c
+        if ok:
+            self.record_event("charge.succeeded", c, created=created, mode=mode)
         return c
 
     def add_balance_transaction(
@@ -831,6 +845,8 @@ class StripeStandIn(StandIn):
             ds.subscriptions[subscription]["latest_invoice"] = id
         if pay and status == "paid" and amount_paid > 0:
             self.pay_invoice(id, mode=mode)
+        if status == "paid":
+            self.record_invoice_paid(inv, mode=mode)
         return inv
 
     def pay_invoice(self, invoice_id: str, *, mode: Mode = "test") -> dict[str, Any]:
@@ -921,4 +937,51 @@ class StripeStandIn(StandIn):
         if status == "complete":
             cs["after_expiration"] = None
         ds.checkout_sessions[id] = cs
+        if status == "complete":
+            self.record_event("checkout.session.completed", cs, created=created, mode=mode)
         return cs
+
+    # ================================================================== Events
+    # What the payment watch polls.  A payment seeded or added records the events Stripe sends for
+    # it, each holding a snapshot of the object as it was (shape: fixtures3's "event").
+    MAX_EVENT_TYPES = 20
+    EVENT_RETENTION = 30 * DAY  # Stripe lists the last 30 days of events
+
+    def _route_events(self) -> None:
+        get = self._get
+        self.route("GET", r"/v1/events/(?P<id>[^/]+)", get(self._retrieve("event", "events")))
+        self.route("GET", r"/v1/events", get(self._events))
+
+    def _events(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
+        one, many = req.param("type"), req.prefixed("types")
+        if one is not None and many:
+            raise _BadRequest("You may only specify one of these parameters: type, types.", "types")
+        if len(many) > self.MAX_EVENT_TYPES:
+            raise _BadRequest(f"You may pass at most {self.MAX_EVENT_TYPES} types.", "types")
+        oldest = int(time.time()) - self.EVENT_RETENTION
+        objs = [e for e in ds.events.values() if e["created"] >= oldest]
+        if one is not None:
+            objs = [e for e in objs if fnmatch.fnmatchcase(e["type"], one)]
+        elif many:
+            wanted = set(many)
+            objs = [e for e in objs if e["type"] in wanted]
+        return self._list(req, ds, objs, "/v1/events", "event")
+
+    def record_event(self, type_: str, obj: dict[str, Any], *, created: int, mode: Mode = "test") -> dict[str, Any]:
+        """Record that `obj` (as it is now) went through `type_` at `created`."""
+        ds = self.data[mode]
+        e = {
+            "id": self._new_id("evt"), "object": "event", "api_version": API_VERSION, "created": created,
+            "data": {"object": self._render(ds, obj)}, "livemode": ds.livemode, "pending_webhooks": 0,
+            "request": {"id": None, "idempotency_key": None}, "type": type_,
+        }
+        ds.events[e["id"]] = e
+        return e
+
+    def record_invoice_paid(self, inv: dict[str, Any], *, mode: Mode = "test") -> None:
+        """A paid invoice: Stripe sends invoice.payment_succeeded then invoice.paid (a $0 invoice
+        only invoice.paid)."""
+        at = (inv.get("status_transitions") or {}).get("paid_at") or inv["created"]
+        if int(inv.get("amount_paid") or 0) > 0:
+            self.record_event("invoice.payment_succeeded", inv, created=at, mode=mode)
+        self.record_event("invoice.paid", inv, created=at, mode=mode)
