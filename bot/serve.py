@@ -244,8 +244,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 0
         from bot.digest import start as start_digest
+        from bot.watch import start as start_watch
 
         start_digest(engine, client, load_settings().fpcheck_redis_url)  # FPCHECK_SWEEP_CHANNEL set
+        start_watch(engine, client, load_settings().fpcheck_redis_url)  # FPCHECK_WATCH_CHANNEL set
         if slack.mode == "socket":
             app = build_app(slack, engine, client, seen=seen)
             return run_socket_mode(app, slack.app_token() or "")

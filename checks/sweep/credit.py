@@ -1,0 +1,75 @@
+"""Was this one payment credited?  The payment watch's question, answered with the sweep's join and
+the engine's per-person diagnosis.
+
+The sale's objects are read again as they are now (the sweep's expansions), turned into one
+`Payment` by the sweep's `build_payments`, and joined, exactly as the sweep joins a window,
+against what FirstPromoter knows of that person: their referral (by email, the customer id, the
+customer's `fp_uid`), the promoter campaigns' tracking coupons, and the commissions filed under
+the payment's Stripe ids.  Only a candidate (a referral's payment, or one with a tracking coupon
+or an `fp_tid`, that no commission names) gets the full diagnosis; a diagnosis that finds the
+commission after all clears it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from checks.engine import Engine
+from checks.model import Report, Status
+from checks.sources.firstpromoter import FirstPromoterReader
+from checks.sweep.events import Ref, WatchStripe
+from checks.sweep.join import Payment, build_payments, join
+from checks.sweep.run import _query
+
+Outcome = Literal["not_a_sale", "not_a_referral", "credited", "cleared", "lost"]
+
+
+@dataclass
+class Judged:
+    outcome: Outcome
+    payment: Payment | None = None
+    report: Report | None = None  # the diagnosis, for "cleared" and "lost"
+    matched_by: tuple[str, ...] = ()
+
+
+def _referral_row(fp: FirstPromoterReader, p: Payment) -> list[dict[str, Any]]:
+    uids = [u for u in (p.customer_id, p.fp_uid) if u]
+    if not p.email and not uids:
+        return []
+    found = fp.find_referral(p.email, uids).referral
+    return [found.model_dump(mode="json")] if found is not None else []
+
+
+def judge(engine: Engine, stripe: WatchStripe, fp: FirstPromoterReader, refs: list[Ref],
+          promoter_campaigns: list[dict[str, Any]]) -> Judged:
+    """Raises SourceError when Stripe or FirstPromoter could not be read (the caller tries again)."""
+    got: dict[str, list[dict[str, Any]]] = {"invoice": [], "charge": [], "checkout_session": []}
+    for ref in dict.fromkeys(refs):
+        obj = stripe.fetch(ref)
+        if obj is not None:
+            got[ref[0]].append(obj)
+    if not got["invoice"]:
+        # a charge that paid an invoice is that invoice's sale: its own events bring it
+        got["charge"] = [c for c in got["charge"]
+                         if not (isinstance(c.get("payment_intent"), str)
+                                 and stripe.invoice_paid_by(c["payment_intent"]))]
+        if not got["charge"]:
+            got["checkout_session"] = [s for s in got["checkout_session"] if not s.get("invoice")]
+    payments = build_payments(got["invoice"], got["charge"], got["checkout_session"])
+    if not payments:
+        return Judged("not_a_sale")  # $0, refunded, or an invoice's charge
+    p = payments[0]
+    referrals = _referral_row(fp, p)
+    first = join([p], referrals, [], promoter_campaigns)
+    if not first.candidates:
+        return Judged("not_a_referral", p)
+    commissions = [{"event_id": c.event_id} for eid in sorted(p.event_ids) for c in fp.commissions(eid)
+                   if c.event_id == eid]
+    joined = join([p], referrals, commissions, promoter_campaigns)
+    if not joined.candidates:
+        return Judged("credited", p, matched_by=first.candidates[0].matched_by)
+    cand = joined.candidates[0]
+    report = engine.check(_query(p))
+    outcome: Outcome = "cleared" if report.verdict.status is Status.PASS else "lost"
+    return Judged(outcome, p, report, cand.matched_by)
