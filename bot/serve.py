@@ -237,6 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging()
     try:
         slack, engine, client, seen, identity = prepare()
+        from bot.watch import load_watch_settings
+
+        load_watch_settings()  # a bad FPCHECK_WATCH_* is named at start-up, as the others are
         if args.check:
             print(
                 f"fpcheck serve: configuration ok; bot {identity.get('user')} in workspace {identity.get('team')}, "

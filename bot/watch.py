@@ -363,12 +363,25 @@ def watch_poster(client: Any, channel: str, delay: float) -> Alert:
     return post
 
 
+def load_watch_settings() -> WatchSettings:
+    """The watch's settings, checked when the watch is on (ConfigError names the setting)."""
+    from pydantic import ValidationError
+
+    try:
+        ws = WatchSettings()
+    except ValidationError as exc:
+        names = sorted({str(e["loc"][0]).upper() for e in exc.errors() if e.get("loc")})
+        raise ConfigError(f"{', '.join(names) or 'FPCHECK_WATCH_*'}: give a number of seconds") from None
+    if ws.enabled:
+        ws.validate_watch()
+    return ws
+
+
 def start(engine: Any, client: Any, redis_url: str | None) -> threading.Event | None:
     """Start the watch thread of `fpcheck serve` when FPCHECK_WATCH_CHANNEL is set; returns its stop event."""
-    ws = WatchSettings()
+    ws = load_watch_settings()
     if not ws.enabled:
         return None
-    ws.validate_watch()
     if redis_url:
         from checks.cache import redis_client
 

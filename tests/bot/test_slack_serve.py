@@ -266,3 +266,15 @@ def test_redis_url_is_checked_at_start_up(env, capsys, monkeypatch, redis_url) -
     assert "hunter2" not in err
     monkeypatch.setenv("FPCHECK_REDIS_URL", redis_url)
     assert serve(capsys, "--check")[0] == 0
+
+
+def test_watch_settings_are_checked_at_start_up(env, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("FPCHECK_WATCH_CHANNEL", "C0WATCH")
+    monkeypatch.setenv("FPCHECK_WATCH_DELAY", "60")  # FirstPromoter needs ~2 minutes
+    code, _, err = serve(capsys, "--check")
+    assert code == 2 and "FPCHECK_WATCH_DELAY: give seconds between 150" in one_line(err)
+    monkeypatch.setenv("FPCHECK_WATCH_DELAY", "soon")
+    code, _, err = serve(capsys, "--check")
+    assert code == 2 and "FPCHECK_WATCH_DELAY: give a number of seconds" in one_line(err)
+    monkeypatch.setenv("FPCHECK_WATCH_DELAY", "300")
+    assert serve(capsys, "--check")[0] == 0
