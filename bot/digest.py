@@ -125,9 +125,9 @@ class FileDigestState:
             except ValueError:
                 log.warning("digest state file %s is not JSON; starting afresh", self.path)
                 data = {}
-            before = dict(data)
+            before = json.dumps(data, sort_keys=True)  # text, so a change deep inside an entry counts too
             yield data
-            if data != before:
+            if json.dumps(data, sort_keys=True) != before:
                 tmp = self.path.with_suffix(".tmp")
                 tmp.write_text(json.dumps(data), encoding="utf-8")
                 os.replace(tmp, self.path)

@@ -119,3 +119,15 @@ def test_schedule_reads_cron_in_fpcheck_tz() -> None:
             Schedule.parse(bad, None)
     with pytest.raises(ConfigError):
         Schedule.parse("0 9 * * *", "Mars/Olympus")
+
+
+def test_state_file_keeps_a_change_deep_inside_an_entry(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.digest import FileDigestState
+
+    state = FileDigestState(tmp_path / "state.json")
+    with state._locked() as d:
+        d["watch"] = {"pending": {}}
+    with state._locked() as d:
+        d["watch"]["pending"]["in_1"] = 1  # nested: the top-level keys are unchanged
+    with state._locked() as d:
+        assert d["watch"]["pending"] == {"in_1": 1}
