@@ -6,9 +6,12 @@ Exit codes: 0 nothing failed, 1 a check failed (or could not run), 2 bad input o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -55,12 +58,22 @@ def exit_code(report: Report) -> int:
 
 
 def _print(report: Report, as_json: bool, verbose: bool = False) -> None:
-    if as_json:
-        print(json.dumps(report.to_json_dict()))
-    else:
-        from bot.terminal import print_report
+    try:
+        if as_json:
+            print(json.dumps(report.to_json_dict()), flush=True)
+        else:
+            from bot.terminal import print_report
 
-        print_report(report, verbose=verbose)
+            print_report(report, verbose=verbose)
+            sys.stdout.flush()
+    except BrokenPipeError:  # `fpcheck check ... | head`: the reader left, which is fine
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush cannot fail on a closed pipe."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:
@@ -84,15 +97,20 @@ def _only(ids: Sequence[str] | None) -> list[str] | None:
     return list(ids)
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    from checks.engine import Engine
+def cmd_check(args: argparse.Namespace, started: float) -> int:
+    from checks import deadline
     from checks.query import parse_query
     from checks.settings import load_settings
 
     query = parse_query(args.query)
     only = _only(args.only)
-    engine = Engine(load_settings())
-    report = engine.check(query, only=only)
+    settings = load_settings()
+    # FPCHECK_DEADLINE bounds the whole command, counted from its start (imports and Redis included)
+    with deadline.bound(deadline.Deadline(settings.fpcheck_deadline, start=started)):
+        from checks.engine import Engine
+
+        engine = Engine(settings)
+        report = engine.check(query, only=only)
     _print(report, args.json, args.verbose)
     return exit_code(report)
 
@@ -115,6 +133,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started = time.monotonic()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["serve"]:  # serve sets up its own logging (audit lines to stdout)
         from bot.serve import main as serve
@@ -124,15 +143,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from bot.sweep_cli import cmd_sweep
 
-    handlers = {"check": cmd_check, "checks": cmd_checks, "demo": cmd_demo, "sweep": cmd_sweep}
+    handlers = {"checks": cmd_checks, "demo": cmd_demo, "sweep": cmd_sweep}
     try:
+        if args.command == "check":
+            return cmd_check(args, started)
         return handlers[args.command](args)
     except _usage_errors() as exc:
         print(f"fpcheck: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_FAIL
+    except Exception as exc:  # a bug: one line, never a traceback (full detail at FPCHECK_LOG_LEVEL=debug)
+        logging.getLogger("fpcheck").debug("unexpected error", exc_info=True)
+        print(f"fpcheck: unexpected error ({type(exc).__name__}); run again with FPCHECK_LOG_LEVEL=debug "
+              "for details", file=sys.stderr)
+        return EXIT_FAIL
+
+
+def run() -> None:
+    """The `fpcheck` command.  After a check it leaves at once: reads the deadline gave up on may
+    still sit in worker threads, and the interpreter would otherwise join them before exiting."""
+    argv = sys.argv[1:]
+    code = main(argv)
+    if argv[:1] == ["serve"]:
+        raise SystemExit(code)  # serve shuts down gracefully, finishing checks under way
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # BrokenPipeError is an OSError
+            stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from checks import registry
+from checks import deadline, registry
 from checks.cache import Cache, cache_from_settings
 from checks.facts import Facts, Query
 from checks.gather import Gatherer
@@ -78,19 +78,21 @@ class Engine:
         )
         pool = ThreadPoolExecutor(max_workers=RUN_WORKERS, thread_name_prefix="fpcheck-read")
         try:
-            facts = Gatherer(
-                stripe=stripe,
-                fp=fp,
-                other_mode=other,
-                cache=self.cache,
-                cache_ttl=s.fpcheck_cache_ttl,
-                cache_scope=scope,
-                pool=pool,
-                deadline=s.fpcheck_deadline,
-                config=s.check_config(),
-            ).gather(query)
+            # every read of this run, and the pool's threads, see the deadline (checks/deadline.py)
+            with deadline.bound(deadline.Deadline(s.fpcheck_deadline)):
+                facts = Gatherer(
+                    stripe=stripe,
+                    fp=fp,
+                    other_mode=other,
+                    cache=self.cache,
+                    cache_ttl=s.fpcheck_cache_ttl,
+                    cache_scope=scope,
+                    pool=pool,
+                    deadline=s.fpcheck_deadline,
+                    config=s.check_config(),
+                ).gather(query)
         finally:
-            # don't wait for reads the deadline gave up on; their own HTTP timeouts end them
+            # never wait for reads the deadline gave up on: their HTTP timeouts are clamped to it
             pool.shutdown(wait=False, cancel_futures=True)
         calls = {"stripe": stripe.calls + (other.calls if other else 0), "firstpromoter": fp.calls}
         return facts, calls

@@ -14,6 +14,7 @@ Chains of dependent calls (what bounds the run's wall time):
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import logging
 import time
@@ -23,6 +24,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from checks import deadline as run_deadline
 from checks.cache import Cache
 from checks.facts import (
     CheckConfig,
@@ -70,13 +72,15 @@ class Gatherer:
         # cache keys are scoped by a hash of the credentials, so two configurations never share facts
         self.scope = hashlib.sha256(cache_scope.encode()).hexdigest()[:16]
         self.pool = pool
-        self.deadline_at = time.monotonic() + deadline
+        bound = run_deadline.current()  # the caller's (e.g. a Slack command's) may end sooner
+        self.deadline_at = min(time.monotonic() + deadline, bound.at if bound else float("inf"))
         self.deadline = deadline
         self.config = config
 
     # ------------------------------------------------------------------ helpers
     def _submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
-        return self.pool.submit(fn, *args)
+        # each read runs in a copy of this context, so the readers see the run's deadline
+        return self.pool.submit(contextvars.copy_context().run, fn, *args)
 
     def _result(self, fut: Future[T]) -> Fetch[T]:
         """The future's value as a Fetch, waiting no longer than the run's deadline."""

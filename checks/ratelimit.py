@@ -11,6 +11,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from checks import deadline
+
 
 class RateLimitWait(Exception):
     """Waiting for a slot would take longer than the caller may wait."""
@@ -39,10 +41,12 @@ class TokenBucket:
 
     def acquire(self) -> None:
         wait = self._reserve()
-        if wait > self.max_wait:
+        if wait > min(self.max_wait, deadline.left()):  # never wait past the run's deadline
             with self._lock:
                 self._tokens += 1  # give the slot back: we are not going to use it
-            raise RateLimitWait(f"waited-for slot is {wait:.1f} s away (over {self.max_wait:g} s)")
+            raise RateLimitWait(
+                f"waited-for slot is {wait:.1f} s away (over {min(self.max_wait, deadline.left()):.1f} s)"
+            )
         if wait > 0:
             time.sleep(wait)
 

@@ -30,6 +30,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from pydantic import BaseModel, ValidationError
 
+from checks import deadline
 from checks.facts import Commission, PromoterCampaign, Referral, ReferralLookup
 from checks.ratelimit import RateLimitWait, TokenBucket
 from checks.sources import SourceError
@@ -46,8 +47,9 @@ class ReadOnlyViolation(SourceError):
     """Something tried to send a non-GET request through the reader's session."""
 
 
-class _GetOnlySession(requests.Session):
-    """A Session that can only send GET: both entry points (request and send) check the method."""
+class _GetOnlySession(deadline.DeadlineSession):
+    """A Session that can only send GET: both entry points (request and send) check the method.
+    Each request's timeout is clamped to the run's deadline (checks/deadline.py)."""
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         self._check(method)
@@ -243,6 +245,7 @@ class FirstPromoterReader:
         attempt = 0
         while True:
             attempt += 1
+            deadline.check()  # no new attempt once the run's deadline has passed
             if self._limiter is not None:
                 try:
                     self._limiter.acquire()
@@ -254,7 +257,11 @@ class FirstPromoterReader:
             try:
                 resp = self._session.get(url, params=params, timeout=self.timeout, allow_redirects=False)
             except requests.Timeout:
-                problem = f"FirstPromoter did not answer within {self.timeout:g} s"
+                problem = (
+                    "FirstPromoter did not answer before the run's deadline"
+                    if deadline.expired()
+                    else f"FirstPromoter did not answer within {self.timeout:g} s"
+                )
             except requests.ConnectionError as exc:
                 problem = self._connection_problem(exc)
             else:
@@ -283,6 +290,8 @@ class FirstPromoterReader:
                 if budget <= 0:
                     self._fail(f"{problem} on GET {label}; {gave_up}")
                 delay = min(delay, budget)
+            if not deadline.allows(delay):
+                self._fail(f"{problem} on GET {label}; {gave_up}, no time left before the run's deadline")
             log.info("%s on GET %s; retrying in %.2f s (attempt %d of %d)",
                      problem, label, delay, attempt + 1, self.retries + 1)
             time.sleep(delay)

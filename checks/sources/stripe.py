@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import requests
 import stripe
 
+from checks import deadline
 from checks.facts import (
     Mode,
     Settlement,
@@ -117,6 +118,9 @@ class _GetOnlyClient(stripe.RequestsClient):
         if method.lower() != "get":
             raise stripe.APIConnectionError(f"fpcheck is read-only: refused to send {method.upper()}")
         self._on_call()
+        if getattr(self._thread_local, "session", None) is None:
+            # the SDK keeps one Session per thread; ours clamps each timeout to the run's deadline
+            self._thread_local.session = deadline.DeadlineSession()
         return super().request(method, url, headers, post_data)
 
 
@@ -162,6 +166,7 @@ class StripeReader:
 
     # ------------------------------------------------------------------ bookkeeping
     def _count(self) -> None:
+        deadline.check()  # a SourceError: no new attempt once the run's deadline has passed
         if self._limiter is not None:
             try:
                 self._limiter.acquire()
@@ -441,6 +446,8 @@ class StripeReader:
             else:
                 delay = self.backoff * (2**attempt) * random.uniform(0.5, 1.0)
             delay = min(delay, self.max_wait - waited)
+            if not deadline.allows(delay):
+                break  # no retry can finish before the run's deadline
             if delay > 0:
                 time.sleep(delay)
                 waited += delay
@@ -496,6 +503,8 @@ class StripeReader:
         if isinstance(cause, requests.exceptions.ConnectTimeout):
             return _Failure(f"could not connect to Stripe at {self.host} within {self._connect_timeout:g} s", True, "network")
         if isinstance(cause, requests.exceptions.Timeout):
+            if deadline.expired():
+                return _Failure("Stripe did not answer before the run's deadline", False, "network")
             return _Failure(f"Stripe did not answer within {self.timeout:g} s", False, "network")
         if "refused" in text.lower():
             return _Failure(f"could not connect to Stripe at {self.host} (connection refused)", True, "network")
