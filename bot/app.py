@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Protocol
@@ -45,6 +46,11 @@ class Checker(Protocol):
     """What the bot needs from the engine (checks.engine.Engine)."""
 
     def check(self, query: Query, only: Iterable[str] | None = None) -> Report: ...
+
+    @property
+    def deadline(self) -> float:
+        """Seconds one check may take (FPCHECK_DEADLINE), counted from when Slack's request arrived."""
+        ...
 
 
 class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
@@ -122,6 +128,13 @@ def build_app(
     )
 
     store = seen or MemorySeenStore()
+
+    @app.middleware
+    def stamp_arrival(context: dict, next: callable) -> BoltResponse | None:  # type: ignore[valid-type]
+        # when the request arrived: a check's deadline and the audit's duration count the time it
+        # then waited for a free worker (lazy listeners get a copy of this context)
+        context.setdefault(listeners.RECEIVED, time.monotonic())
+        return next()
 
     @app.middleware
     def drop_retried_events(body: dict, next: callable) -> BoltResponse | None:  # type: ignore[valid-type]

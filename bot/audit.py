@@ -19,7 +19,8 @@ from checks.model import Report
 logger = logging.getLogger("fpcheck.audit")
 
 Via = Literal["command", "mention", "button"]
-Outcome = Literal["delivered", "fallback", "denied", "failed"]
+# expired: the request waited in the queue past its deadline, so it was not checked
+Outcome = Literal["delivered", "fallback", "denied", "failed", "expired"]
 
 
 def mask_email(text: str) -> str:

@@ -7,6 +7,7 @@ body catches everything, logs it with a short reference id and tells the asker t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import secrets
@@ -36,6 +37,7 @@ from bot.blocks import (
     report_blocks,
 )
 from bot.slack_settings import SlackSettings
+from checks import deadline
 from checks.facts import Query
 from checks.model import Report
 from checks.query import QueryError, parse_query
@@ -54,6 +56,7 @@ USAGE = (
     "• Under a report, *Run again* re-checks (useful after a “too early” warning)."
 )
 NO_POST_HERE = ("not_in_channel", "channel_not_found")
+RECEIVED = "fpcheck_received"  # context key: time.monotonic() when Slack's request arrived
 _MENTION = re.compile(r"<@[UWB][A-Z0-9]+(?:\|[^>]*)?>")
 
 
@@ -104,6 +107,27 @@ def parse_mention_text(text: str | None) -> Parsed:
     return parsed
 
 
+class TooLate(Exception):
+    """The request waited for a worker until its deadline had passed: a report now would not help."""
+
+    def __init__(self, waited: float) -> None:
+        super().__init__(f"waited {waited:.1f} s in the queue, past its deadline")
+        self.waited = waited
+
+
+def too_late_text(query: str, waited: float) -> str:
+    return (
+        f":hourglass: fpcheck was too busy to check {escape(query)} in time (it waited {waited:.0f} s "
+        "for a free worker). Please ask again."
+    )
+
+
+def received(context: dict) -> float:
+    """When Slack's request arrived (stamped by a middleware in bot/app.py); now if unknown."""
+    at = context.get(RECEIVED)
+    return at if isinstance(at, float) else time.monotonic()
+
+
 def usage_with(problem: str | None) -> str:
     return f":thinking_face: {escape(problem)}\n\n{USAGE}" if problem else USAGE
 
@@ -114,6 +138,21 @@ class Bot:
     def __init__(self, settings: SlackSettings, engine: Checker) -> None:
         self.settings = settings
         self.engine = engine
+
+    def check(self, query: Query, started: float) -> Report:
+        """The engine's report, within the deadline counted from when the request arrived."""
+        seconds = getattr(self.engine, "deadline", None)
+        if not isinstance(seconds, int | float):
+            return self.engine.check(query)
+        limit = deadline.Deadline(seconds, start=started)
+        if limit.passed:
+            raise TooLate(time.monotonic() - started)
+        with deadline.bound(limit):
+            return self.engine.check(query)
+
+    def expired(self, via: audit.Via, ref: str, asker: Asker, query: Query, started: float, exc: TooLate) -> None:
+        log.warning("fpcheck %s ref %s not checked: it waited %.1f s for a worker", via, ref, exc.waited)
+        self._audit(via, ref, asker, query, "expired", None, started, f"waited {exc.waited:.1f} s in the queue")
 
     # ------------------------------------------------------------------ access
     def denial(self, user: str | None, channel: str | None) -> str | None:
@@ -145,12 +184,16 @@ class Bot:
         asker = Asker(command.get("user_id"), command.get("channel_id"), context.get("team_id"))
         if parsed.query is None or self.denial(asker.user, asker.channel):
             return  # the ack already answered
-        query, ref, started = parsed.query, new_ref(), time.monotonic()
+        query, ref, started = parsed.query, new_ref(), received(context)
         report: Report | None = None
         try:
-            report = self.engine.check(query)
+            report = self.check(query, started)
             outcome, detail = self._deliver_command(client, respond, asker, query, report)
             self._audit("command", ref, asker, query, outcome, report, started, detail)
+        except TooLate as exc:
+            self.expired("command", ref, asker, query, started, exc)
+            with contextlib.suppress(Exception):
+                _respond_checked(respond, text=too_late_text(query.raw, exc.waited), response_type="ephemeral")
         except Exception as exc:
             self._failed("command", ref, asker, query, report, started, exc)
             try:
@@ -214,7 +257,7 @@ class Bot:
         if parsed.query is None:
             self._whisper(client, asker, thread_ts, usage_with(parsed.problem))
             return
-        query, ref, started = parsed.query, new_ref(), time.monotonic()
+        query, ref, started = parsed.query, new_ref(), received(context)
         denied = self.denial(asker.user, asker.channel)
         if denied:
             self._whisper(client, asker, thread_ts, denied)
@@ -222,7 +265,7 @@ class Bot:
             return
         report: Report | None = None
         try:
-            report = self.engine.check(query)
+            report = self.check(query, started)
             client.chat_postMessage(
                 channel=asker.channel or "",
                 thread_ts=thread_ts,
@@ -230,6 +273,9 @@ class Bot:
                 blocks=report_blocks(report, asked_by=asker.user, rerun=Rerun(query.raw, None, asker.user)),
             )
             self._audit("mention", ref, asker, query, "delivered", report, started, None)
+        except TooLate as exc:
+            self.expired("mention", ref, asker, query, started, exc)
+            self._whisper(client, asker, thread_ts, too_late_text(query.raw, exc.waited))
         except Exception as exc:
             self._failed("mention", ref, asker, query, report, started, exc)
             self._whisper(client, asker, thread_ts, failure_text(ref, query.raw))
@@ -251,7 +297,7 @@ class Bot:
         channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
         asker = Asker((body.get("user") or {}).get("id"), channel, context.get("team_id"))
         rerun = Rerun.from_value(action.get("value"))
-        ref, started = new_ref(), time.monotonic()
+        ref, started = new_ref(), received(context)
         if rerun is None:
             log.warning("Run again pressed with an unreadable value (ref %s)", ref)
             _respond_checked(
@@ -267,7 +313,7 @@ class Bot:
                 _respond_checked(respond, text=denied, response_type="ephemeral", replace_original=False)
                 self._audit_denied("button", asker, query)
                 return
-            report = self.engine.check(query)
+            report = self.check(query, started)
             message = body.get("message") or {}
             if container.get("is_ephemeral"):
                 # the private fallback report: only its response_url can replace it
@@ -294,6 +340,14 @@ class Bot:
                     self._refresh_parent(client, channel or "", rerun, report)
                 outcome = "delivered"
             self._audit("button", ref, asker, query, outcome, report, started, None)
+        except TooLate as exc:
+            assert query is not None  # TooLate is raised only once the query is parsed
+            self.expired("button", ref, asker, query, started, exc)
+            with contextlib.suppress(Exception):
+                _respond_checked(
+                    respond, text=too_late_text(query.raw, exc.waited), response_type="ephemeral",
+                    replace_original=False,
+                )
         except Exception as exc:
             self._failed("button", ref, asker, query, report, started, exc, raw=rerun.query)
             _respond_checked(

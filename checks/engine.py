@@ -36,6 +36,11 @@ class Engine:
         self.other_limiter = stripe_bucket("live" if settings.stripe_key_mode == "test" else "test")
         self.fp_limiter = firstpromoter_bucket()
 
+    @property
+    def deadline(self) -> float:
+        """Seconds one check may take (FPCHECK_DEADLINE)."""
+        return self.settings.fpcheck_deadline
+
     def _readers(self) -> tuple[StripeReader, FirstPromoterReader, StripeReader | None]:
         s = self.settings
         assert s.stripe_api_key is not None and s.firstpromoter_api_key is not None
