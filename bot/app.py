@@ -18,7 +18,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-from bot import listeners
+from bot import listeners, logs
 from bot.dedupe import MemorySeenStore, SeenStore
 from bot.slack_settings import SlackSettings
 from checks.facts import Query
@@ -112,6 +112,9 @@ def build_app(
         client.retry_handlers.append(BoundedRateLimitRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
 
     http = settings.mode == "http"
+    bolt_log = logging.getLogger("fpcheck.slack.bolt")
+    if logs.not_bolt_noise not in bolt_log.filters:
+        bolt_log.addFilter(logs.not_bolt_noise)
     app = App(
         client=client,
         # "" (not None) so Bolt does not fall back to reading SLACK_SIGNING_SECRET itself
@@ -123,7 +126,7 @@ def build_app(
         # behind whole checks and miss Slack's 3 s (bench/slack_load.py, before this: 19 of a burst
         # of 50 acked within 3 s).  Lazy listeners still run on the pool, after the ack.
         process_before_response=True,
-        logger=logging.getLogger("fpcheck.slack.bolt"),
+        logger=bolt_log,
         name="fpcheck",
     )
 

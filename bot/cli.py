@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from bot import logs
 from checks.catalog import CHECKS
 
 # `fpcheck --help` and `fpcheck checks` must start fast: what only a run needs (the engine, pydantic,
@@ -105,6 +106,7 @@ def cmd_check(args: argparse.Namespace, started: float) -> int:
     query = parse_query(args.query)
     only = _only(args.only)
     settings = load_settings()
+    logs.hide(*settings.secret_values())
     # FPCHECK_DEADLINE bounds the whole command, counted from its start (imports and Redis included)
     with deadline.bound(deadline.Deadline(settings.fpcheck_deadline, start=started)):
         from checks.engine import Engine
@@ -140,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return serve(argv[1:])
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logs.configure(logging.getLogger().handlers, default=logging.WARNING)
     args = _parser().parse_args(argv)
     from bot.sweep_cli import cmd_sweep
 

@@ -23,6 +23,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot import logs
 from bot.app import REQUIRED_SCOPES, Checker, build_app, make_client
 from bot.dedupe import MemorySeenStore, RedisSeenStore, SeenStore
 from bot.slack_settings import SlackSettings, load_slack_settings
@@ -178,13 +179,14 @@ def setup_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
-    root.setLevel(logging.INFO)
     audit = logging.getLogger("fpcheck.audit")
     out = logging.StreamHandler(sys.stdout)
     out.setFormatter(logging.Formatter("%(message)s"))
     audit.addHandler(out)
     audit.setLevel(logging.INFO)
     audit.propagate = False
+    # private unless FPCHECK_LOG_LEVEL=debug: emails masked, secrets hidden, chatty libraries quiet
+    logs.configure([handler, out], default=logging.INFO)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -213,8 +215,9 @@ def prepare() -> Prepared:
     from checks.engine import Engine
 
     slack = load_slack_settings()
-    slack.require_transport()
     settings = load_settings()
+    logs.hide(slack.bot_token_or_none(), slack.app_token(), slack.signing_secret(), *settings.secret_values())
+    slack.require_transport()
     seen: SeenStore = MemorySeenStore()
     if settings.fpcheck_redis_url:
         # replicas share the event dedupe as they share the engine's cache

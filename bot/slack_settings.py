@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from checks.setting_values import clean_secret
 from checks.settings import ConfigError, config_error
 
 DEFAULT_SLACK_API_BASE_URL = "https://slack.com/api/"
@@ -33,7 +34,8 @@ class SlackSettings(BaseSettings):
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
     @classmethod
     def _blank_is_unset(cls, v: object) -> object:
-        return None if isinstance(v, str) and not v.strip() else v
+        # blank is unset; surrounding whitespace stripped; control or non-ASCII characters refused
+        return clean_secret(v)
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -108,6 +110,9 @@ class SlackSettings(BaseSettings):
                 "missing setting SLACK_BOT_TOKEN (the xoxb- Bot User OAuth Token; see README, Slack)"
             )
         return self.slack_bot_token.get_secret_value()
+
+    def bot_token_or_none(self) -> str | None:
+        return self.slack_bot_token.get_secret_value() if self.slack_bot_token else None
 
     def signing_secret(self) -> str | None:
         return self.slack_signing_secret.get_secret_value() if self.slack_signing_secret else None

@@ -7,12 +7,17 @@ and the others wait for it instead of each calling the upstream API.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from pydantic import TypeAdapter
+
+from checks import deadline
+
+log = logging.getLogger(__name__)
 
 
 class Cache(Protocol):
@@ -69,9 +74,13 @@ class RedisCache:
     """
 
     def __init__(self, client: Any, prefix: str = "fpcheck:cache:", lock_ttl: float = 10.0) -> None:
+        import redis
+
         self.r = client
         self.prefix = prefix
         self.lock_ttl = lock_ttl
+        self._down: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self._warned = False
 
     def _get(self, key: str, adapter: TypeAdapter[Any]) -> tuple[bool, Any]:
         raw = self.r.get(self.prefix + key)
@@ -86,33 +95,59 @@ class RedisCache:
         if ttl <= 0:
             return load()
         adapter: TypeAdapter[Any] = TypeAdapter(kind)
-        ok, value = self._get(key, adapter)
+        ok, value = self._redis(self._get, key, adapter)
         if ok:
             return value
         lock = f"{self.prefix}lock:{key}"
-        if not self.r.set(lock, "1", nx=True, px=int(self.lock_ttl * 1000)):
+        if not self._redis(self.r.set, lock, "1", nx=True, px=int(self.lock_ttl * 1000)):
             deadline = time.monotonic() + self.lock_ttl
             while time.monotonic() < deadline:  # bounded: another replica is loading it
                 time.sleep(0.05)
-                ok, value = self._get(key, adapter)
+                ok, value = self._redis(self._get, key, adapter)
                 if ok:
                     return value
         try:
             value = load()
-            self.r.set(self.prefix + key, adapter.dump_json(value), px=max(1, int(ttl * 1000)))
+            self._redis(self.r.set, self.prefix + key, adapter.dump_json(value), px=max(1, int(ttl * 1000)))
             return value
         finally:
-            self.r.delete(lock)
+            self._redis(self.r.delete, lock)
+
+    def _redis(self, op: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """One Redis operation; when Redis is away, what a miss (or a lock) looks like, so the check
+        still runs and reads upstream directly.  Said once per process, not per call."""
+        try:
+            return op(*args, **kwargs)
+        except self._down as exc:
+            if not self._warned:
+                self._warned = True
+                log.warning("Redis (FPCHECK_REDIS_URL) is not answering (%s); carrying on without the shared cache",
+                            type(exc).__name__)
+            return (False, None) if op == self._get else (op == self.r.set)
 
 
-def redis_client(url: str) -> Any:
+def redis_client(url: str, timeout: float = 2.0) -> Any:
     import redis  # only replicas sharing state need it at run time
 
     # short timeouts: a slow Redis must not hold a Slack command past its deadline
-    return redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
 def cache_from_settings(settings: Any) -> Cache:
-    """Redis when FPCHECK_REDIS_URL is set (replicas share one cache), else this process's memory."""
+    """Redis when FPCHECK_REDIS_URL is set (replicas share one cache), else this process's memory.
+
+    A Redis that does not answer now is one warning line and this process's memory instead: the
+    check itself does not need Redis."""
     url = getattr(settings, "fpcheck_redis_url", None)
-    return RedisCache(redis_client(url)) if url else MemoryCache()
+    if not url:
+        return MemoryCache()
+    # the ping may use a quarter of the time left to the run's deadline, at most 2 s
+    timeout = max(0.05, min(2.0, deadline.left() / 4))
+    try:
+        client = redis_client(url, timeout)
+        client.ping()
+    except Exception as exc:  # ValueError (a URL redis-py refuses), ConnectionError, TimeoutError
+        log.warning("Redis (FPCHECK_REDIS_URL) is not answering (%s); carrying on without the shared cache",
+                    type(exc).__name__)
+        return MemoryCache()
+    return RedisCache(client)

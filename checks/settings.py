@@ -5,10 +5,17 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import SecretStr, ValidationError, field_validator, model_validator
+from pydantic import SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from checks.facts import CheckConfig, Mode
+from checks.setting_values import (
+    clean_secret,
+    firstpromoter_key_problem,
+    http_url,
+    seconds,
+    stripe_key_problem,
+)
 
 DEFAULT_STRIPE_API_BASE = "https://api.stripe.com"
 DEFAULT_FP_API_BASE = "https://api.firstpromoter.com/api/v2/company"
@@ -50,6 +57,31 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
 
+    @field_validator(
+        "stripe_api_key", "stripe_other_mode_api_key", "firstpromoter_api_key", "firstpromoter_account_id",
+        "fpcheck_expected_stripe_account", "fpcheck_redis_url", mode="before",
+    )
+    @classmethod
+    def _clean(cls, v: object) -> object:
+        return clean_secret(v)
+
+    @field_validator("stripe_api_base", "firstpromoter_api_base", mode="before")
+    @classmethod
+    def _url(cls, v: object, info: ValidationInfo) -> object:
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return DEFAULT_STRIPE_API_BASE if info.field_name == "stripe_api_base" else DEFAULT_FP_API_BASE
+        return http_url(v)
+
+    @field_validator("fpcheck_timeout", "fpcheck_deadline")
+    @classmethod
+    def _positive_seconds(cls, v: float) -> float:
+        return seconds(v, zero_ok=False)
+
+    @field_validator("fpcheck_cache_ttl")
+    @classmethod
+    def _ttl(cls, v: float) -> float:
+        return seconds(v, zero_ok=True)
+
     @field_validator("fpcheck_expected_stripe_mode", mode="before")
     @classmethod
     def _lower_mode(cls, v: object) -> object:
@@ -59,11 +91,15 @@ class Settings(BaseSettings):
     def _check_keys(self) -> Settings:
         for name in ("stripe_api_key", "stripe_other_mode_api_key"):
             secret = getattr(self, name)
-            if secret is not None and key_mode(secret.get_secret_value()) is None:
+            problem = stripe_key_problem(secret.get_secret_value()) if secret is not None else None
+            if problem:
                 raise ValueError(
-                    f"{name.upper()} must be a secret or restricted key (sk_live_, sk_test_, rk_live_ "
-                    "or rk_test_); publishable keys (pk_) cannot read customers"
+                    f"{name.upper()} {problem}; it must be a secret or restricted key (sk_live_, sk_test_, "
+                    "rk_live_ or rk_test_)"
                 )
+        fp_problem = firstpromoter_key_problem(self._secret(self.firstpromoter_api_key) or "")
+        if fp_problem:
+            raise ValueError(f"FIRSTPROMOTER_API_KEY {fp_problem}")
         main, other = self.stripe_key_mode, key_mode(self._secret(self.stripe_other_mode_api_key))
         if main and other and main == other:
             raise ValueError(f"STRIPE_OTHER_MODE_API_KEY must be a {'test' if main == 'live' else 'live'} key")
@@ -78,6 +114,11 @@ class Settings(BaseSettings):
     @staticmethod
     def _secret(s: SecretStr | None) -> str | None:
         return s.get_secret_value() if s is not None else None
+
+    def secret_values(self) -> list[str]:
+        """The configured secrets, for the log filter to hide wherever they appear."""
+        values = [self.stripe_api_key, self.stripe_other_mode_api_key, self.firstpromoter_api_key]
+        return [v.get_secret_value() for v in values if v is not None] + [self.fpcheck_redis_url or ""]
 
     @property
     def stripe_key_mode(self) -> Mode | None:
@@ -108,7 +149,7 @@ class Settings(BaseSettings):
 def config_error(exc: ValidationError) -> ConfigError:
     """The first problem of a settings ValidationError as one line naming the setting.  The
     offending value is never echoed: it may be a secret."""
-    first = exc.errors()[0]
+    first = exc.errors(include_input=False, include_url=False)[0]
     where = ".".join(str(p) for p in first.get("loc", ())).upper()
     msg = first.get("msg", "invalid").removeprefix("Value error, ")
     return ConfigError(f"{where}: {msg}" if where else msg)
