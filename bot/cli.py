@@ -142,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return serve(argv[1:])
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # one line per log record on the terminal
+        handler.setFormatter(logs.OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
     logs.configure(logging.getLogger().handlers, default=logging.WARNING)
     args = _parser().parse_args(argv)
     from bot.sweep_cli import cmd_sweep

@@ -78,6 +78,19 @@ class PrivacyFilter(logging.Filter):
 PRIVACY = PrivacyFilter()
 
 
+class OneLineFormatter(logging.Formatter):
+    """For the terminal: a traceback becomes its last line, `(TypeError: ...)`.  The full
+    traceback is printed only with FPCHECK_LOG_LEVEL=debug."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info and not debug_requested():
+            exc = record.exc_info[1]
+            record = logging.makeLogRecord(record.__dict__)
+            record.msg, record.args = f"{record.getMessage()} ({type(exc).__name__}: {str(exc)[:200]})", None
+            record.exc_info = record.exc_text = None
+        return " ".join(super().format(record).splitlines())
+
+
 def configure(handlers: Iterable[logging.Handler], *, default: int) -> int:
     """Set the root level and make `handlers` private unless FPCHECK_LOG_LEVEL=debug.  Returns the level."""
     root_level = level(default)

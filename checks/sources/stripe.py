@@ -582,7 +582,8 @@ def _plain(obj: Any) -> dict[str, Any]:
         return obj.to_dict()
     if isinstance(obj, dict):
         return obj
-    raise TypeError(f"expected an object, got {type(obj).__name__}")
+    # an answer that is not a JSON object (a proxy's list, a bare string) is Stripe's garbage, not our bug
+    raise SourceError(f"Stripe answered with a JSON {type(obj).__name__} where an object was expected")
 
 
 def _ts(value: Any) -> datetime | None:
