@@ -250,9 +250,13 @@ def test_http_mode_under_gunicorn(env, slack, tmp_path) -> None:
     finally:
         code = stop_serve(proc)
     assert code == 0
-    everything = "".join(seen) + "".join(err_lines.queue)
-    for secret in (BOT_TOKEN, SIGNING_SECRET):
+    everything = "".join(seen) + "".join(err_lines.queue) + "".join(out_lines.queue)
+    for secret in (BOT_TOKEN, SIGNING_SECRET, env["STRIPE_API_KEY"], env["FIRSTPROMOTER_API_KEY"]):
         assert secret not in everything
+    # private by default: no customer email from any library (Stripe's request URLs, Bolt's
+    # rejected body), and no start-up notice about a token fpcheck passes on purpose
+    assert "healthy@example.com" not in everything and "healthy%40example.com" not in everything
+    assert "will be unused" not in everything
 
 
 def test_redis_url_is_checked_at_start_up(env, capsys, monkeypatch, redis_url) -> None:
