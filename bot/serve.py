@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import socket
 import sys
@@ -57,6 +58,13 @@ def preflight(client: WebClient) -> dict[str, Any]:
         resp = client.auth_test()
     except SlackApiError as exc:
         error = exc.response.get("error")
+        status = getattr(exc.response, "status_code", None)
+        if not isinstance(error, str) or not re.match(r"^[a-z0-9_]{1,80}$", error):
+            # not Slack's JSON at all: a proxy's page, or SLACK_API_BASE_URL pointing elsewhere
+            raise ConfigError(
+                f"the Slack API at {client.base_url} answered HTTP {status} with something that is not "
+                "Slack's JSON (an HTML page?): check SLACK_API_BASE_URL and any proxy in between"
+            ) from None
         raise ConfigError(
             f"Slack rejected SLACK_BOT_TOKEN ({error}): copy the Bot User OAuth Token (xoxb-) again "
             "from the app's OAuth & Permissions page"
@@ -235,20 +243,44 @@ def prepare() -> Prepared:
     return Prepared(slack, engine, client, seen, identity)
 
 
+def check() -> int:
+    """`serve --check`: the settings, then one read to each dependency; one line per dependency,
+    problems on stderr, exit 2 if any.  Libraries stay silent: the lines are the answer."""
+    from bot.doctor import check_all
+
+    if not logs.debug_requested():
+        for name in logs.CHATTY:
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    slack = load_slack_settings()
+    settings = load_settings()
+    logs.hide(slack.bot_token_or_none(), slack.app_token(), slack.signing_secret(), *settings.secret_values())
+    slack.require_transport()
+    settings.require_upstreams()
+    from bot.watch import load_watch_settings
+
+    load_watch_settings()  # a bad FPCHECK_WATCH_* is named here too
+    lines, identity = check_all(slack, settings, make_client(slack))
+    for line in lines:
+        print(f"fpcheck serve: {line.text}", file=sys.stdout if line.ok else sys.stderr)
+    if not all(line.ok for line in lines):
+        return 2
+    print(
+        f"fpcheck serve: configuration ok; bot {identity.get('user')} in workspace {identity.get('team')}, "
+        f"{'Socket Mode' if slack.mode == 'socket' else 'HTTP'}"
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
     try:
+        if args.check:
+            return check()
         slack, engine, client, seen, identity = prepare()
         from bot.watch import load_watch_settings
 
         load_watch_settings()  # a bad FPCHECK_WATCH_* is named at start-up, as the others are
-        if args.check:
-            print(
-                f"fpcheck serve: configuration ok; bot {identity.get('user')} in workspace {identity.get('team')}, "
-                f"{'Socket Mode' if slack.mode == 'socket' else 'HTTP'}"
-            )
-            return 0
         from bot.digest import start as start_digest
         from bot.watch import start as start_watch
 
