@@ -17,13 +17,16 @@ from __future__ import annotations
 import contextvars
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
 from checks.sources import SourceError
+
+T = TypeVar("T")
 
 # Below this, a read is not worth starting: it could not get an answer back in time.
 MIN_USEFUL = 0.05
@@ -112,3 +115,11 @@ class DeadlineSession(requests.Session):
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs["timeout"] = clamp(kwargs.get("timeout"))
         return super().request(method, url, *args, **kwargs)
+
+
+class DeadlinePool(ThreadPoolExecutor):
+    """A ThreadPoolExecutor whose tasks run in a copy of the submitter's context: reads fanned out
+    to its threads see the run's deadline like the submitting thread does."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)

@@ -94,3 +94,14 @@ def test_a_reader_clamps_its_timeout_and_starts_nothing_after_the_deadline(silen
         with pytest.raises(SourceError, match="deadline passed"):
             reader.promoter_campaigns()
     assert reader.calls == 1  # the second read never left
+
+
+def test_the_stripe_readers_own_fan_out_keeps_the_deadline(silent) -> None:
+    from checks.sources.stripe import StripeReader
+
+    reader = StripeReader("sk_test_abc123", silent.url, timeout=60, retries=3)
+    with deadline.bound(deadline.Deadline(0.5)):
+        t0 = time.monotonic()
+        with pytest.raises(SourceError, match="deadline"):
+            reader.customers_by_email("jane@example.com")  # lists and a search, on threads of its own
+        assert time.monotonic() - t0 < 1.0

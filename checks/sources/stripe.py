@@ -20,7 +20,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -224,7 +223,7 @@ class StripeReader:
                 found[raw["id"]] = self._parse("a Stripe customer", lambda r=raw, m=match: _customer(r, m))
 
         # the lists and the search are independent: ask them at once
-        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="fpcheck-stripe") as pool:
+        with deadline.DeadlinePool(max_workers=3, thread_name_prefix="fpcheck-stripe") as pool:
             lists = [
                 pool.submit(
                     self._pages, "listing Stripe customers by email", self._client.v1.customers.list, {"email": v},
@@ -354,7 +353,7 @@ class StripeReader:
         value = value.strip()
         if not value:
             raise SourceError("there is no coupon value to look up")
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="fpcheck-stripe") as pool:
+        with deadline.DeadlinePool(max_workers=2, thread_name_prefix="fpcheck-stripe") as pool:
             got_f = pool.submit(
                 self._maybe, f"looking up coupon {value!r}", lambda: self._client.v1.coupons.retrieve(value)
             )
