@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="fpcheck", description="Why did a FirstPromoter referral earn no commission?")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     c = sub.add_parser("check", help="check one customer: EMAIL or cus_ID")
-    c.add_argument("query", help="customer email or Stripe customer id (cus_...)")
+    # optional here so `check --only ID ... EMAIL` works: the query is then taken from the end of --only
+    c.add_argument("query", nargs="?", help="customer email or Stripe customer id (cus_...)")
     c.add_argument("--json", action="store_true", help="print the report as one JSON object")
     c.add_argument("--only", nargs="+", metavar="ID", help="run only these checks (see `fpcheck checks`)")
     c.add_argument("-v", "--verbose", action="store_true", help="show every check's evidence, not only what failed")
@@ -98,11 +99,22 @@ def _only(ids: Sequence[str] | None) -> list[str] | None:
     return list(ids)
 
 
+def _split_only(args: argparse.Namespace) -> None:
+    """`check --only a b EMAIL`: --only takes every word after it, so the query is its last one."""
+    from checks.query import QueryError
+
+    if args.query is None and args.only and len(args.only) > 1:
+        args.query = args.only.pop()
+    if args.query is None:
+        raise QueryError("give one customer email or Stripe customer id (cus_...) to check (see fpcheck --help)")
+
+
 def cmd_check(args: argparse.Namespace, started: float) -> int:
     from checks import deadline
     from checks.query import parse_query
     from checks.settings import load_settings
 
+    _split_only(args)
     query = parse_query(args.query)
     only = _only(args.only)
     settings = load_settings()

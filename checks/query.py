@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from checks.facts import Query
 
 # Slack wraps emails in messages and mentions as <mailto:a@b.com|a@b.com>.
 _MAILTO = re.compile(r"^<mailto:([^|>]+)(?:\|[^>]*)?>$")
-_EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+# \w is Unicode: internationalised addresses (jürgen@example.com, jane@münchen.de) are emails too
+_EMAIL = re.compile(r"^[\w.%+'-]+@[\w-]+(?:\.[\w-]+)*\.(?:[^\W\d_]{2,}|xn--[A-Za-z0-9-]+)$")
 _CUSTOMER_ID = re.compile(r"^cus_[A-Za-z0-9]{1,64}$")
 MAX_LENGTH = 320  # the longest valid email address is 254 characters
 
@@ -48,6 +50,9 @@ def parse_query(text: str | None) -> Query:
 
 
 def _shown(word: str) -> str:
-    """Echo bad input safely: short, and without Slack markup that could ping anyone."""
-    cleaned = re.sub(r"[<>@!*_`~|]", "", word)[:60]
+    """Echo bad input readably but safely: short, without the <...> of Slack markup (which could
+    ping anyone) and without control or formatting characters (which could rewrite a terminal)."""
+    cleaned = "".join(
+        ch for ch in word if ch not in "<>" and unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp")
+    )[:60]
     return f"“{cleaned}”" if cleaned else "That"

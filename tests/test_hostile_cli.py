@@ -3,6 +3,7 @@ code, never a traceback, never a secret echoed, and settings refused before any 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -110,3 +111,28 @@ def test_redis_away_is_one_line_and_the_check_carries_on(clean_sandbox, redis) -
     assert p.stderr.count("\n") == 1 and "without the shared cache" in p.stderr
     assert "notaport" not in p.stderr
     assert wall < 5.0
+
+
+def test_only_before_the_query_works(clean_sandbox) -> None:
+    p = fpcheck("check", "--only", "payment.amount", "payment.timing", "healthy@example.com", "--json",
+                env=clean_sandbox.env())
+    assert p.returncode == 0, p.stderr
+    assert [c["id"] for c in json.loads(p.stdout)["checks"]] == ["payment.amount", "payment.timing"]
+    p = fpcheck("check", "--only", "payment.amount", env=clean_sandbox.env())
+    assert p.returncode == 2 and "give one customer email" in p.stderr
+
+
+@pytest.mark.parametrize("email", ["jane@münchen.de", "jürgen@example.com"])
+def test_internationalised_emails_are_looked_up(clean_sandbox, email) -> None:
+    p = fpcheck("check", email, "--json", env=clean_sandbox.env())
+    assert p.returncode == 1, p.stderr  # looked up (and not found), not refused as bad input
+    report = json.loads(p.stdout)
+    assert report["query"] == email
+    assert any(("email", email) in r.query for r in clean_sandbox.stripe.calls("GET", "/v1/customers"))
+    referral = next(c for c in report["checks"] if c["id"] == "fp.referral")
+    assert referral["status"] == "fail" and "could not" not in referral["summary"].lower()
+
+
+def test_a_refused_query_is_echoed_readably(clean_sandbox) -> None:
+    p = fpcheck("check", "cus_abc!def", env=clean_sandbox.env())
+    assert p.returncode == 2 and "“cus_abc!def”" in p.stderr

@@ -46,7 +46,23 @@ def test_refused_with_a_reason(text: str, words: str) -> None:
 def test_bad_input_is_not_echoed_as_slack_markup() -> None:
     with pytest.raises(QueryError) as exc:
         parse_query("<!channel>")
-    assert "<!channel>" not in str(exc.value) and "!" not in str(exc.value)
+    assert "<!channel>" not in str(exc.value) and "<" not in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "text, shown",
+    [("cus_abc!def", "“cus_abc!def”"), ("jane@@example.com", "“jane@@example.com”"),
+     ("\x1b[2Jjane@exa\u202emple", "“[2Jjane@example”")],
+)
+def test_a_refused_query_is_echoed_readably(text: str, shown: str) -> None:
+    with pytest.raises(QueryError) as exc:
+        parse_query(text)
+    assert shown in str(exc.value)
+
+
+@pytest.mark.parametrize("email", ["jane@münchen.de", "jürgen@example.com", "山田@例え.jp", "jane@xn--mnchen-3ya.de"])
+def test_internationalised_emails_are_emails(email: str) -> None:
+    assert parse_query(email).email == email
 
 
 @settings(max_examples=500, deadline=None)
