@@ -33,13 +33,23 @@ def not_bolt_noise(record: logging.LogRecord) -> bool:
     return _BOLT_NOISE not in record.getMessage()
 
 
+def _setting() -> str:
+    """FPCHECK_LOG_LEVEL from the environment, else from `.env` (like every other setting)."""
+    value = os.environ.get(LEVEL_VAR)
+    if value is None and os.path.isfile(".env"):
+        from dotenv import dotenv_values
+
+        value = dotenv_values(".env").get(LEVEL_VAR)
+    return (value or "").strip()
+
+
 def debug_requested() -> bool:
-    return os.environ.get(LEVEL_VAR, "").strip().lower() == "debug"
+    return _setting().lower() == "debug"
 
 
 def level(default: int) -> int:
     """The log level: FPCHECK_LOG_LEVEL (debug, info, warning, error) or `default`."""
-    name = os.environ.get(LEVEL_VAR, "").strip().upper()
+    name = _setting().upper()
     value = logging.getLevelName(name) if name else default
     return value if isinstance(value, int) else default
 
