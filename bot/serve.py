@@ -299,3 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"fpcheck serve: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug: one line, the traceback only at FPCHECK_LOG_LEVEL=debug
+        log.debug("unexpected error at start-up", exc_info=True)
+        print(f"fpcheck serve: unexpected error ({type(exc).__name__}); run again with FPCHECK_LOG_LEVEL=debug "
+              "for details", file=sys.stderr)
+        return 1
