@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 LEVEL_VAR = "FPCHECK_LOG_LEVEL"
 CHATTY = ("stripe", "urllib3", "slack_bolt", "slack_sdk", "fpcheck.slack.bolt", "requests", "redis")
@@ -112,6 +113,23 @@ def configure(handlers: Iterable[logging.Handler], *, default: int) -> int:
     for name in CHATTY:
         logging.getLogger(name).setLevel(max(logging.WARNING, root_level))
     return root_level
+
+
+@contextmanager
+def silenced(names: Iterable[str]) -> Iterator[None]:
+    """Mute these loggers for a while (unless FPCHECK_LOG_LEVEL=debug), then restore their levels."""
+    if debug_requested():
+        yield
+        return
+    loggers = [logging.getLogger(n) for n in names]
+    before = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, lvl in zip(loggers, before, strict=True):
+            lg.setLevel(lvl)
 
 
 def hide(*values: str | None) -> None:

@@ -246,11 +246,13 @@ def prepare() -> Prepared:
 def check() -> int:
     """`serve --check`: the settings, then one read to each dependency; one line per dependency,
     problems on stderr, exit 2 if any.  Libraries stay silent: the lines are the answer."""
+    with logs.silenced(logs.CHATTY):
+        return _check()
+
+
+def _check() -> int:
     from bot.doctor import check_all
 
-    if not logs.debug_requested():
-        for name in logs.CHATTY:
-            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     slack = load_slack_settings()
     settings = load_settings()
     logs.hide(slack.bot_token_or_none(), slack.app_token(), slack.signing_secret(), *settings.secret_values())
