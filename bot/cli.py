@@ -106,7 +106,7 @@ def _split_only(args: argparse.Namespace) -> None:
     if args.query is None and args.only and len(args.only) > 1:
         args.query = args.only.pop()
     if args.query is None:
-        raise QueryError("give one customer email or Stripe customer id (cus_...) to check (see fpcheck --help)")
+        raise QueryError("a customer email or Stripe customer id (cus_...) is required (see fpcheck --help)")
 
 
 def cmd_check(args: argparse.Namespace, started: float) -> int:

@@ -10,7 +10,7 @@ from checks.facts import Query
 # Slack wraps emails in messages and mentions as <mailto:a@b.com|a@b.com>.
 _MAILTO = re.compile(r"^<mailto:([^|>]+)(?:\|[^>]*)?>$")
 # \w is Unicode: internationalised addresses (jürgen@example.com, jane@münchen.de) are emails too
-_EMAIL = re.compile(r"^[\w.%+'-]+@[\w-]+(?:\.[\w-]+)*\.(?:[^\W\d_]{2,}|xn--[A-Za-z0-9-]+)$")
+_EMAIL = re.compile(r"^[\w.%+'-]+@[\w-]+(?:\.[\w-]+)*\.(?P<tld>[^\W\d_]{2,}|xn--[A-Za-z0-9-]+)$")
 _CUSTOMER_ID = re.compile(r"^cus_[A-Za-z0-9]{1,64}$")
 MAX_LENGTH = 320  # the longest valid email address is 254 characters
 
@@ -42,11 +42,17 @@ def parse_query(text: str | None) -> Query:
         word = word[len("mailto:") :]
     if _CUSTOMER_ID.match(word):
         return Query(raw=word, customer_id=word)
-    if _EMAIL.match(word) and ".." not in word:
+    if _is_email(word):
         return Query(raw=word, email=word)
     if word.startswith("cus_"):
         raise QueryError(f"{_shown(word)} is not a valid Stripe customer id (cus_ followed by letters and digits).")
     raise QueryError(f"{_shown(word)} is not an email address or a Stripe customer id.")
+
+
+def _is_email(word: str) -> bool:
+    m = _EMAIL.match(word)
+    # \w also takes digits like ¹; a top-level domain is letters (or IDNA's xn--)
+    return bool(m) and ".." not in word and (m["tld"].isalpha() or m["tld"].startswith("xn--"))
 
 
 def _shown(word: str) -> str:

@@ -36,7 +36,7 @@ def test_a_command_queued_past_its_deadline_is_not_checked(
              for line in [json.loads(r.getMessage())]}
     # the first ran (within its deadline); the others waited for it until their deadlines had passed
     first, third = lines["C0Q0"], lines["C0Q2"]
-    assert first["outcome"] in ("delivered", "fallback") and first["engine_ms"] < 1500
+    assert first["outcome"] in ("delivered", "fallback") and first["engine_ms"] < 3000
     assert lines["C0Q1"]["outcome"] == third["outcome"] == "expired" and "verdict" not in third
     assert third["duration_ms"] >= 1100  # the time it spent queued is counted
     told = [c for c in slack.calls if c.method == "response_url" and "/q2" in c.path]

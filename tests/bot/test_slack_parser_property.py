@@ -92,7 +92,9 @@ def assert_valid_query(q: Query) -> None:
     assert not set(q.raw) & set("<>|"), q.raw  # Slack's link markup was unwrapped, never kept
     if q.email is not None:
         local, _, domain = q.email.rpartition("@")
-        assert local and "." in domain and q.email.isascii()
+        tld = domain.rsplit(".", 1)[-1]
+        # internationalised addresses are emails too; the top-level domain is letters or IDNA
+        assert local and "." in domain and (tld.isalpha() or tld.startswith("xn--"))
     else:
         assert re.fullmatch(r"cus_[A-Za-z0-9]+", q.raw)
     assert parse_query(q.raw) == q  # what runs is what would run if typed plainly
