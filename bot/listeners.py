@@ -145,7 +145,9 @@ class Bot:
         if not isinstance(seconds, int | float):
             return self.engine.check(query)
         limit = deadline.Deadline(seconds, start=started)
-        if limit.passed:
+        if limit.remaining() < min(2.0, seconds / 4):
+            # (all but) past its deadline: every read would fail at once, and a report made only of
+            # "no answer within the deadline" would not help the asker
             raise TooLate(time.monotonic() - started)
         with deadline.bound(limit):
             return self.engine.check(query)
