@@ -8,11 +8,21 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from checks import deadline, registry
-from checks.cache import Cache, cache_from_settings
+from checks.cache import Cache, MemoryCache, RedisCache, cache_from_settings, redis_client
+from checks.campaign_index import (
+    CampaignIndexer,
+    DiskStore,
+    MemoryStore,
+    RedisStore,
+    Store,
+    default_cache_dir,
+    scope_of,
+)
+from checks.campaigns import CampaignIndex
 from checks.facts import Facts, Query
 from checks.gather import Gatherer
 from checks.model import Report, verdict_for
-from checks.ratelimit import firstpromoter_bucket, stripe_bucket
+from checks.ratelimit import firstpromoter_limiter, stripe_limiter
 from checks.settings import Settings
 from checks.sources.firstpromoter import FirstPromoterReader
 from checks.sources.stripe import StripeReader
@@ -31,10 +41,27 @@ class Engine:
         settings.require_upstreams()
         self.settings = settings
         self.cache = cache if cache is not None else cache_from_settings(settings)
-        # shared by every run of this engine, so a burst of checks stays inside the upstream limits
-        self.stripe_limiter = stripe_bucket(settings.stripe_key_mode)
-        self.other_limiter = stripe_bucket("live" if settings.stripe_key_mode == "test" else "test")
-        self.fp_limiter = firstpromoter_bucket()
+        # one client for the shared rate budgets and the index (None: this process only)
+        shared = self.cache.r if isinstance(self.cache, RedisCache) else None
+        if shared is None and cache is None and settings.fpcheck_redis_url:
+            shared = redis_client(settings.fpcheck_redis_url)
+        s = settings
+        stripe_key = s.stripe_api_key.get_secret_value() if s.stripe_api_key else ""
+        other_key = s.stripe_other_mode_api_key.get_secret_value() if s.stripe_other_mode_api_key else ""
+        fp_key = s.firstpromoter_api_key.get_secret_value() if s.firstpromoter_api_key else ""
+        # shared by every run of this engine (and, with Redis, every process): a burst of checks
+        # stays inside the upstream limits
+        self.stripe_limiter = stripe_limiter(s.stripe_key_mode, shared, s.stripe_api_base, stripe_key)
+        self.other_limiter = stripe_limiter(
+            "live" if s.stripe_key_mode == "test" else "test", shared, s.stripe_api_base, other_key
+        )
+        self.fp_limiter = firstpromoter_limiter(shared, s.firstpromoter_api_base, s.firstpromoter_account_id or "")
+        self.campaigns = CampaignIndexer(
+            _index_store(settings, cache, shared),
+            s.fpcheck_cache_ttl,
+            self._fp_reader,
+            scope=scope_of(s.firstpromoter_api_base, s.firstpromoter_account_id or "", fp_key),
+        )
 
     @property
     def deadline(self) -> float:
@@ -61,14 +88,24 @@ class Engine:
             if s.stripe_other_mode_api_key is not None
             else None
         )
-        fp = FirstPromoterReader(
+        return stripe, self._fp_reader(), other
+
+    def _fp_reader(self) -> FirstPromoterReader:
+        s = self.settings
+        assert s.firstpromoter_api_key is not None
+        return FirstPromoterReader(
             s.firstpromoter_api_key.get_secret_value(),
             s.firstpromoter_account_id or "",
             s.firstpromoter_api_base,
             timeout=s.fpcheck_timeout,
             limiter=self.fp_limiter,
         )
-        return stripe, fp, other
+
+    def index_wait(self) -> float:
+        """How long a run waits for a cold promoter-campaign index: half the deadline, and time
+        left after it for the tracking coupon's Stripe call."""
+        s = self.settings
+        return max(1.0, min(s.fpcheck_deadline * 0.5, s.fpcheck_deadline - s.fpcheck_timeout - 1.0))
 
     def gather(self, query: Query) -> tuple[Facts, dict[str, int]]:
         stripe, fp, other = self._readers()
@@ -82,8 +119,14 @@ class Engine:
             )
         )
         pool = ThreadPoolExecutor(max_workers=RUN_WORKERS, thread_name_prefix="fpcheck-read")
+        index_calls: list[int] = []  # FirstPromoter calls of an index build this run waited for
+
+        def campaigns() -> CampaignIndex:
+            return self.campaigns.get(self.index_wait(), index_calls)
+
         try:
-            # every read of this run, and the pool's threads, see the deadline (checks/deadline.py)
+            # every read of this run, and the pool's threads, see the deadline (checks/deadline.py);
+            # an index build runs in its own thread, outside it: it outlives the report on purpose
             with deadline.bound(deadline.Deadline(s.fpcheck_deadline)):
                 facts = Gatherer(
                     stripe=stripe,
@@ -95,11 +138,12 @@ class Engine:
                     pool=pool,
                     deadline=s.fpcheck_deadline,
                     config=s.check_config(),
+                    campaigns=campaigns,
                 ).gather(query)
         finally:
             # never wait for reads the deadline gave up on: their HTTP timeouts are clamped to it
             pool.shutdown(wait=False, cancel_futures=True)
-        calls = {"stripe": stripe.calls + (other.calls if other else 0), "firstpromoter": fp.calls}
+        calls = {"stripe": stripe.calls + (other.calls if other else 0), "firstpromoter": fp.calls + sum(index_calls)}
         return facts, calls
 
     def check(self, query: Query, only: Iterable[str] | None = None) -> Report:
@@ -113,3 +157,13 @@ class Engine:
             duration_ms=round((time.monotonic() - started) * 1000),
             calls=calls,
         )
+
+
+def _index_store(settings: Settings, cache: Cache | None, shared: object | None) -> Store:
+    """The index lives beside the cache: Redis when shared; an engine given its own in-memory
+    cache keeps it in memory too (a fresh engine starts cold); else the on-disk cache."""
+    if shared is not None:
+        return RedisStore(shared)
+    if isinstance(cache, MemoryCache):
+        return MemoryStore()
+    return DiskStore(settings.fpcheck_cache_dir or default_cache_dir())

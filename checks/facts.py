@@ -12,6 +12,9 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+# the promoter-campaign types live with their index; importable from here as before
+from checks.campaigns import CampaignIndex, FPCampaign, FPPerson, PromoterCampaign  # noqa: F401
+
 T = TypeVar("T")
 
 Mode = Literal["live", "test"]
@@ -245,17 +248,6 @@ class StripeFacts(Frozen):
 # ---------------------------------------------------------------- FirstPromoter
 
 
-class FPPerson(Frozen):
-    id: int
-    email: str | None = None
-    name: str | None = None
-
-
-class FPCampaign(Frozen):
-    id: int
-    name: str | None = None
-
-
 class ReferralCampaignLink(Frozen):
     """`referral.promoter_campaign`: who referred this person, in which campaign."""
 
@@ -289,17 +281,6 @@ class ReferralLookup(Frozen):
     tried: tuple[str, ...] = ()  # e.g. ("email", "uid:cus_123", "search")
 
 
-class PromoterCampaign(Frozen):
-    id: int
-    campaign_id: int | None = None
-    promoter_id: int | None = None
-    state: str | None = None
-    coupon: str | None = None  # tracking coupon: should be a Stripe Coupon id
-    display_coupon: str | None = None  # what the promoter shares (a promotion code's code)
-    promoter: FPPerson | None = None
-    campaign: FPCampaign | None = None
-
-
 class Commission(Frozen):
     id: int
     status: str | None = None  # pending, approved, denied
@@ -315,7 +296,7 @@ class Commission(Frozen):
 
 class FPFacts(Frozen):
     referral: Fetch[ReferralLookup] = Fetch.not_read("not read")
-    promoter_campaigns: Fetch[tuple[PromoterCampaign, ...]] = Fetch.not_read("not read")
+    promoter_campaigns: Fetch[CampaignIndex] = Fetch.not_read("not read")
     commissions: Fetch[tuple[Commission, ...]] = Fetch.not_read("not read")
 
 

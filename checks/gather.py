@@ -26,12 +26,12 @@ from typing import Any, TypeVar
 
 from checks import deadline as run_deadline
 from checks.cache import Cache
+from checks.campaigns import CampaignIndex
 from checks.facts import (
     CheckConfig,
     Facts,
     Fetch,
     FPFacts,
-    PromoterCampaign,
     Query,
     Referral,
     ReferralLookup,
@@ -66,6 +66,7 @@ class Gatherer:
         pool: ThreadPoolExecutor,
         deadline: float,
         config: CheckConfig,
+        campaigns: Callable[[], CampaignIndex],
     ) -> None:
         self.stripe, self.fp, self.other_mode = stripe, fp, other_mode
         self.cache, self.ttl = cache, cache_ttl
@@ -76,6 +77,7 @@ class Gatherer:
         self.deadline_at = min(time.monotonic() + deadline, bound.at if bound else float("inf"))
         self.deadline = deadline
         self.config = config
+        self.campaigns = campaigns  # the shared promoter-campaign index (checks/campaign_index.py)
 
     # ------------------------------------------------------------------ helpers
     def _submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
@@ -112,9 +114,7 @@ class Gatherer:
     def gather(self, query: Query) -> Facts:
         now = datetime.now(UTC)
         account_f = self._submit(self._cached, "stripe.account", StripeAccount, self.stripe.account)
-        campaigns_f = self._submit(
-            self._cached, "fp.promoter_campaigns", tuple[PromoterCampaign, ...], self.fp.promoter_campaigns
-        )
+        campaigns_f = self._submit(self.campaigns)
 
         # 1. who is this?  The Stripe customers and the email to look up in FirstPromoter.
         email = query.email
@@ -311,15 +311,13 @@ class Gatherer:
 
 
 def _tracking_coupon_value(
-    referral: Fetch[ReferralLookup], campaigns: Fetch[tuple[PromoterCampaign, ...]]
+    referral: Fetch[ReferralLookup], campaigns: Fetch[CampaignIndex]
 ) -> str | None:
     ref = referral.value.referral if referral.ok and referral.value else None
-    if ref is None or ref.promoter_campaign is None or not campaigns.ok:
+    if ref is None or ref.promoter_campaign is None or not campaigns.ok or campaigns.value is None:
         return None
-    for pc in campaigns.value or ():
-        if pc.id == ref.promoter_campaign.id:
-            return pc.coupon or None
-    return None
+    pc = campaigns.value.by_id(ref.promoter_campaign.id)
+    return (pc.coupon or None) if pc else None
 
 
 class _Money:

@@ -1,21 +1,41 @@
 """Client-side rate limits, so a burst of checks stays inside the upstreams' published limits.
 
 Stripe allows 25 requests/s in test mode (100 live) and FirstPromoter 400/minute per account, shared
-with the merchant's other integrations.  A token bucket per upstream, shared by every run of one
-process, spaces calls out instead of letting them bounce off 429s.
+with the merchant's other integrations.  Without Redis, a token bucket per upstream, shared by every
+run of one process, spaces calls out instead of letting them bounce off 429s.  With
+`FPCHECK_REDIS_URL`, one budget per upstream account lives in Redis (pyrate-limiter's sliding-window
+bucket, a Lua script), so every replica and terminal run draws on the same budget.
+
+Either way a 429 pauses every sender of that budget (`pause`): one process hitting the limit slows
+all of them, for the `Retry-After` the upstream asked for (or a short default when it sent none).
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
+from typing import Any, Protocol
+
+# FirstPromoter sends no Retry-After with its 429: its budget is per minute, so wait a while
+DEFAULT_PAUSE = 2.0
 
 from checks import deadline
 
 
 class RateLimitWait(Exception):
     """Waiting for a slot would take longer than the caller may wait."""
+
+
+class Limiter(Protocol):
+    def acquire(self) -> None:
+        """Wait for a slot (bounded); raise RateLimitWait when it is too far away."""
+        ...
+
+    def pause(self, seconds: float) -> None:
+        """The upstream answered 429: every sender of this budget waits `seconds`."""
+        ...
 
 
 class TokenBucket:
@@ -28,6 +48,7 @@ class TokenBucket:
         self._clock = clock
         self._tokens = burst
         self._stamp = clock()
+        self._paused_until = 0.0
         self._lock = threading.Lock()
 
     def _reserve(self) -> float:
@@ -37,7 +58,8 @@ class TokenBucket:
             self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
             self._stamp = now
             self._tokens -= 1
-            return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+            wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+            return max(wait, self._paused_until - now)
 
     def acquire(self) -> None:
         wait = self._reserve()
@@ -50,6 +72,61 @@ class TokenBucket:
         if wait > 0:
             time.sleep(wait)
 
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._clock() + max(seconds, 0.0))
+            self._tokens = min(self._tokens, 0.0)  # the upstream says we are over: no burst after it
+
+
+class RedisLimiter:
+    """One budget shared through Redis by every process that uses the same `key`.
+
+    `rates` are (requests, seconds) windows that all must hold, e.g. Stripe test mode
+    [(18, 1)]: no second sees more than 18 requests from all replicas together.
+    """
+
+    def __init__(self, client: Any, key: str, rates: list[tuple[int, float]], max_wait: float = 15.0) -> None:
+        from pyrate_limiter import Limiter as _Limiter
+        from pyrate_limiter import Rate, RedisBucket
+        from pyrate_limiter.limiter import SingleBucketFactory
+
+        self.r, self.key, self.max_wait = client, key, max_wait
+        self._bucket = RedisBucket.init([Rate(n, int(s * 1000)) for n, s in rates], client, key)
+        # no leaker thread per limiter: acquire() trims the window's log itself now and then
+        self._limiter = _Limiter(SingleBucketFactory(self._bucket, schedule_leak=False))
+        self._pause_key = f"{key}:pause"
+        self._leaked_at = 0.0
+
+    def _paused_for(self) -> float:
+        raw = self.r.get(self._pause_key)
+        return max(0.0, float(raw) - time.time()) if raw else 0.0
+
+    def acquire(self) -> None:
+        started = time.monotonic()
+        pause = self._paused_for()
+        if pause > self.max_wait:
+            raise RateLimitWait(f"the upstream asked every sender to wait {pause:.1f} s (over {self.max_wait:g} s)")
+        if pause > 0:
+            time.sleep(pause)
+        if time.monotonic() - self._leaked_at > 5.0:
+            self._leaked_at = time.monotonic()
+            self._bucket.leak(self._bucket.now())  # drop entries older than the longest window
+        left = self.max_wait - (time.monotonic() - started)
+        if not self._limiter.try_acquire("call", blocking=True, timeout=max(left, 0.01)):
+            raise RateLimitWait(f"no slot within {self.max_wait:g} s")
+
+    def pause(self, seconds: float) -> None:
+        until = time.time() + max(seconds, 0.0)
+        # keep the later of two pauses; a lost race only shortens one pause a little
+        current = self.r.get(self._pause_key)
+        if current is None or float(current) < until:
+            self.r.set(self._pause_key, f"{until:.3f}", px=max(1, int(seconds * 1000) + 1000))
+
+
+STRIPE_RATES = {"test": [(18, 1.0)], "live": [(80, 1.0)]}
+# 400/min is shared with the merchant's other integrations: keep 100 for them, and no more than 20 a second
+FIRSTPROMOTER_RATES = [(300, 60.0), (20, 1.0)]
+
 
 def stripe_bucket(mode: str | None) -> TokenBucket:
     # stay under 25/s in test mode and 100/s live: any 1 s window sees at most burst + rate
@@ -59,3 +136,20 @@ def stripe_bucket(mode: str | None) -> TokenBucket:
 def firstpromoter_bucket() -> TokenBucket:
     # 400/min is shared with the merchant's other integrations: any minute sees at most 120 + 180
     return TokenBucket(rate=3.0, burst=120)
+
+
+def budget_key(*parts: str) -> str:
+    """The Redis key of one upstream account's budget: a hash, never the credentials themselves."""
+    return "fpcheck:rate:" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def stripe_limiter(mode: str | None, client: Any | None, *account: str) -> Limiter:
+    if client is None:
+        return stripe_bucket(mode)
+    return RedisLimiter(client, budget_key("stripe", *account), STRIPE_RATES["live" if mode == "live" else "test"])
+
+
+def firstpromoter_limiter(client: Any | None, *account: str) -> Limiter:
+    if client is None:
+        return firstpromoter_bucket()
+    return RedisLimiter(client, budget_key("firstpromoter", *account), FIRSTPROMOTER_RATES)

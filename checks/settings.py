@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     fpcheck_redis_url: str | None = None
     # the time zone sweep dates and the digest's schedule are read in (an IANA name); UTC when unset
     fpcheck_tz: str | None = None
+    # where terminal runs share the promoter-campaign index without Redis (default: the user's cache dir)
+    fpcheck_cache_dir: str | None = None
 
     @field_validator("*", mode="before")
     @classmethod

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
+from checks.campaigns import coupon_owners
 from checks.facts import (
     Commission,
     Facts,
@@ -376,10 +377,7 @@ class Signal:
 
 
 def campaigns_with_coupon(facts: Facts, value: str) -> tuple[PromoterCampaign, ...]:
-    wanted = value.strip().casefold()
-    return tuple(
-        pc for pc in ok_items(facts.fp.promoter_campaigns) if pc.coupon and pc.coupon.strip().casefold() == wanted
-    )
+    return tuple(coupon_owners(facts, [value]))  # the index's coupon lookup (checks/campaigns.py)
 
 
 def signals(facts: Facts) -> list[Signal]:

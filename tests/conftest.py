@@ -14,6 +14,13 @@ os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 os.environ.setdefault("STRIPE_SUPPRESS_NOTICES", "true")
 
 
+@pytest.fixture(autouse=True)
+def own_cache_dir(tmp_path_factory, monkeypatch) -> None:
+    """Every test starts with its own on-disk promoter-campaign index (never the developer's), and
+    so do the `fpcheck` processes it starts (they inherit the environment)."""
+    monkeypatch.setenv("FPCHECK_CACHE_DIR", str(tmp_path_factory.mktemp("fpcheck-cache")))
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[object]:
     from checks.sandbox.runner import Sandbox

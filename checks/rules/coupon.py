@@ -10,6 +10,7 @@ sale was missed, so it is a warning there.
 from __future__ import annotations
 
 from checks.amounts import describe_discount
+from checks.campaigns import campaign_by_id, coupon_owners, still_building
 from checks.facts import Facts, PromoterCampaign, Referral, StripeInvoice
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
@@ -19,9 +20,9 @@ from checks.trail import found_referral, only_customer_id, payments, signals
 
 
 def promoter_campaign(facts: Facts, ref: Referral | None) -> PromoterCampaign | None:
-    if ref is None or ref.promoter_campaign is None or not facts.fp.promoter_campaigns.ok:
+    if ref is None or ref.promoter_campaign is None:
         return None
-    return next((pc for pc in facts.fp.promoter_campaigns.value or () if pc.id == ref.promoter_campaign.id), None)
+    return campaign_by_id(facts, ref.promoter_campaign.id)
 
 
 def campaign_name(pc: PromoterCampaign, ref: Referral | None = None) -> str:
@@ -60,9 +61,7 @@ def _invoice_coupons(inv: StripeInvoice | None) -> list[str]:
 
 def _owners(facts: Facts, coupon_ids: list[str], exclude: int | None) -> list[PromoterCampaign]:
     """Other promoter campaigns whose tracking coupon is one of `coupon_ids`."""
-    wanted = {c.casefold() for c in coupon_ids}
-    campaigns = (facts.fp.promoter_campaigns.value or ()) if facts.fp.promoter_campaigns.ok else ()
-    return [pc for pc in campaigns if pc.id != exclude and pc.coupon and pc.coupon.strip().casefold() in wanted]
+    return coupon_owners(facts, coupon_ids, exclude)
 
 
 @rule(
@@ -97,6 +96,9 @@ def check_id(facts: Facts) -> Outcome:
     if ref is None:
         return _without_referral(facts, evidence, used_text)
     pc = promoter_campaign(facts, ref)
+    building = still_building(facts)
+    if pc is None and building is not None:
+        return Outcome(status=Status.SKIP, summary=f"Not decided yet: {building.progress()}.", evidence=tuple(evidence))
     if pc is None:
         return Outcome(
             status=Status.SKIP,
@@ -257,14 +259,23 @@ def check_id(facts: Facts) -> Outcome:
 def check_unique(facts: Facts) -> Outcome:
     ref = found_referral(facts)
     pc = promoter_campaign(facts, ref)
+    building = still_building(facts)
+    if pc is None and ref is not None and building is not None:
+        return Outcome(status=Status.SKIP, summary=f"Not decided yet: {building.progress()}.")
     if pc is None or not (pc.coupon or "").strip():
         why = "no referral" if ref is None else "the referral's promoter campaign has no tracking coupon"
         return Outcome(status=Status.SKIP, summary=f"No tracking coupon to check ({why}).")
     tracking = pc.coupon.strip()
     name = campaign_name(pc, ref)
-    total = len(facts.fp.promoter_campaigns.value or ())
+    total = len(facts.fp.promoter_campaigns.value.campaigns) if facts.fp.promoter_campaigns.value else 0
     others = _owners(facts, [tracking], pc.id)
     evidence = [Evidence(label="Tracking coupon", value=f"{tracking} on {name}")]
+    if not others and building is not None:  # no other owner among what was read: not proof yet
+        return Outcome(
+            status=Status.SKIP,
+            summary=f"No other promoter campaign among the {total:,} read so far uses {tracking}, but {building.progress()}.",
+            evidence=tuple(evidence),
+        )
     if not others:
         return Outcome(
             status=Status.PASS,
@@ -332,6 +343,9 @@ def _without_referral(facts: Facts, evidence: list[Evidence], used_text: str) ->
             ),
             evidence=tuple(evidence),
         )
+    building = still_building(facts)
+    if found and building is not None:  # not among the campaigns read so far: not proof yet
+        return Outcome(status=Status.SKIP, summary=f"Not decided yet: {building.progress()}.", evidence=tuple(evidence))
     if found:
         return Outcome(
             status=Status.SKIP,

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ValidationError
 
 from checks import deadline
 from checks.facts import Commission, PromoterCampaign, Referral, ReferralLookup
-from checks.ratelimit import RateLimitWait, TokenBucket
+from checks.ratelimit import DEFAULT_PAUSE, Limiter, RateLimitWait
 from checks.sources import SourceError
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class FirstPromoterReader:
         max_total_wait: float = 10.0,  # all waits of one call together stay under this
         per_page: int = 100,
         max_pages: int = 50,
-        limiter: TokenBucket | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         if not api_key:
             raise SourceError("FIRSTPROMOTER_API_KEY is not set")
@@ -171,6 +171,14 @@ class FirstPromoterReader:
         rows = [r for page in self._pages("/promoter_campaigns", {}) for r in page]
         return tuple(self._model(PromoterCampaign, _promoter_campaign_fields(r), "promoter campaign")
                      for r in rows)
+
+    def promoter_campaign_page(self, page: int) -> tuple[tuple[PromoterCampaign, ...], bool]:
+        """One page of promoter campaigns (from 1) and whether it is the last one (a short page).
+        Pages are independent, so the campaign index reads several at once."""
+        data = self._get("/promoter_campaigns", {"page": page, "per_page": self.per_page}, label="/promoter_campaigns")
+        rows = self._rows(data, "/promoter_campaigns")
+        models = tuple(self._model(PromoterCampaign, _promoter_campaign_fields(r), "promoter campaign") for r in rows)
+        return models, len(rows) < self.per_page
 
     def commissions(self, q: str) -> tuple[Commission, ...]:
         """Commissions FirstPromoter's search returns for `q` (an event id such as `in_...`/`ch_...`,
@@ -268,6 +276,8 @@ class FirstPromoterReader:
                 if resp.status_code == 429:
                     problem = "FirstPromoter answered 429 (rate limited)"
                     retry_after = _retry_after(resp)
+                    if self._limiter is not None:  # every sender of this account's budget slows down
+                        self._limiter.pause(retry_after if retry_after is not None else DEFAULT_PAUSE)
                 elif resp.status_code >= 500:
                     problem = f"FirstPromoter answered {resp.status_code} (server error)"
                     retry_after = _retry_after(resp)

@@ -43,7 +43,7 @@ from checks.facts import (
     StripeSubscription,
     TrackingCoupon,
 )
-from checks.ratelimit import RateLimitWait, TokenBucket
+from checks.ratelimit import Limiter, RateLimitWait
 from checks.sources import Listed, SourceError
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ class StripeReader:
         backoff: float = 0.5,
         max_wait: float = 10.0,
         key_name: str = "STRIPE_API_KEY",
-        limiter: TokenBucket | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         if not api_key or not api_key.strip():
             raise SourceError(f"no Stripe API key is configured ({key_name} is empty)")
@@ -433,6 +433,8 @@ class StripeReader:
             except stripe.StripeError as exc:
                 failure = self._classify(exc)
             failures.append(failure)
+            if failure.kind == "rate_limit" and self._limiter is not None:
+                self._limiter.pause(failure.wait or 1.0)  # one 429 slows every sender of this budget
             if not failure.retry or attempt == self.retries:
                 break
             if failure.wait is not None:
