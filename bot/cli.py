@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from checks.model import Report
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+INDEX_FINISH_WAIT = 120.0  # seconds a terminal run stays to finish an index build it started
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true", help="print one JSON report per line")
     d.add_argument("-v", "--verbose", action="store_true", help="show every check's evidence")
     d.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    ix = sub.add_parser("index", help="the promoter-campaign index: status, or refresh it now")
+    ix.add_argument("action", nargs="?", choices=("status", "refresh"), default="status")
+    ix.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_parser("serve", help="run the Slack bot (Socket Mode or HTTP)", add_help=False)
     from bot.sweep_cli import add_parser as add_sweep
 
@@ -126,6 +130,12 @@ def cmd_check(args: argparse.Namespace, started: float) -> int:
         engine = Engine(settings)
         report = engine.check(query, only=only)
     _print(report, args.json, args.verbose)
+    sys.stdout.flush()
+    # a build of the promoter-campaign index this run started: finish it, so the next run finds it
+    building = engine.campaigns.building()
+    if building is not None and not building.done.is_set():
+        print("fpcheck: finishing the promoter-campaign index for the next runs…", file=sys.stderr)
+        engine.campaigns.join(timeout=INDEX_FINISH_WAIT)
     return exit_code(report)
 
 
@@ -138,6 +148,12 @@ def cmd_checks(args: argparse.Namespace) -> int:
         for r in rules:
             print(f"{r.id:{width}}  {r.title}")
     return EXIT_OK
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from bot.index_status import run_index
+
+    return run_index(args.action, as_json=args.json)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -160,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from bot.sweep_cli import cmd_sweep
 
-    handlers = {"checks": cmd_checks, "demo": cmd_demo, "sweep": cmd_sweep}
+    handlers = {"checks": cmd_checks, "demo": cmd_demo, "sweep": cmd_sweep, "index": cmd_index}
     try:
         if args.command == "check":
             return cmd_check(args, started)

@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from checks import deadline
+
 # FirstPromoter sends no Retry-After with its 429: its budget is per minute, so wait a while
 DEFAULT_PAUSE = 2.0
-
-from checks import deadline
 
 
 class RateLimitWait(Exception):

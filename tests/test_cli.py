@@ -18,7 +18,8 @@ CHECK_IDS = [
 
 
 def fpcheck(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "FIRSTPROMOTER_", "FPCHECK_"))}
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("STRIPE_", "FIRSTPROMOTER_", "FPCHECK_")) or k == "FPCHECK_CACHE_DIR"}
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
         env={**base, "NO_COLOR": "1", **(env or {})},

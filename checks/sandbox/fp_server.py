@@ -13,6 +13,8 @@ Where the docs leave behaviour open, the choice is a constructor knob:
   by default so the reader's fallback to `?q=` search is exercised.
 - `rate_limit_per_minute`: FirstPromoter allows 400/min per account and answers 429 without a
   `Retry-After`; off unless set.
+- `add_many_promoter_campaigns` / `list_on_page`: a large account (thousands of promoters, each
+  with a unique tracking coupon) and where one campaign appears in the listing's pages.
 """
 
 from __future__ import annotations
@@ -172,6 +174,8 @@ class FirstPromoterStandIn(StandIn):
         self.referrals: dict[int, FPReferralRec] = {}
         self.commissions: dict[int, FPCommissionRec] = {}
         self._next_id = 900_000  # for objects added without an explicit id
+        self._listing_rank: dict[int, float] = {}  # promoter campaign id -> sort key (default: the id)
+        self._sorted: list[FPPromoterCampaignRec] | None = None  # the listing's order, kept between pages
 
         self.route("GET", f"{BASE}/referrals", self._list_referrals)
         self.route("GET", f"{BASE}/referrals/([^/]+)", self._get_referral)
@@ -268,7 +272,39 @@ class FirstPromoterStandIn(StandIn):
                 pcid, promoter_id, campaign_id, coupon, display_coupon, state,
                 ref_token or f"ref{pcid}", created_at or time.time(),
             )
+            self._sorted = None
             return pcid
+
+    def add_many_promoter_campaigns(self, count: int, *, first_id: int = 100_000, coupon_prefix: str = "BULK") -> None:
+        """`count` promoters, each with one promoter campaign and a unique tracking coupon
+        (`BULK00000`...), listed before the seeded ones (a big account's long tail)."""
+        with self._data:
+            cid = DEFAULT_CAMPAIGN_ID
+            if cid not in self.campaigns:
+                self.add_campaign("Main Campaign", id=cid)
+            now = time.time()
+            for i in range(count):
+                pid = pcid = first_id + i
+                self.promoters[pid] = FPPromoterRec(pid, f"bulk{i:05d}@promoters.example", f"Bulk {i:05d}", now)
+                coupon = f"{coupon_prefix}{i:05d}"
+                self.promoter_campaigns[pcid] = FPPromoterCampaignRec(
+                    pcid, pid, cid, coupon, f"{coupon}OFF", "accepted", f"bulk{i:05d}", now
+                )
+                self._listing_rank[pcid] = i - count  # before every seeded campaign
+            self._sorted = None
+
+    def list_on_page(self, promoter_campaign_id: int, page: int, per_page: int = 100) -> None:
+        """Move one promoter campaign so `GET /promoter_campaigns` lists it on `page` (from 1)."""
+        with self._data:
+            others = sorted((pc for pc in self.promoter_campaigns if pc != promoter_campaign_id), key=self._rank)
+            at = min((page - 1) * per_page + per_page // 2, len(others))
+            before = self._rank(others[at - 1]) if at > 0 else -1e12
+            after = self._rank(others[at]) if at < len(others) else before + 2
+            self._listing_rank[promoter_campaign_id] = (before + after) / 2
+            self._sorted = None
+
+    def _rank(self, pcid: int) -> float:
+        return self._listing_rank.get(pcid, pcid)
 
     def add_referral(
         self, email: str | None, *, id: int | None = None, uid: str | None = None,
@@ -489,8 +525,9 @@ class FirstPromoterStandIn(StandIn):
 
     def _list_promoter_campaigns(self, req: Request, _m: re.Match[str]) -> Response:
         with self._data:
-            rows = sorted(self.promoter_campaigns.values(), key=lambda pc: pc.id)
-            return Response(200, [self.promoter_campaign_json(pc) for pc in _page(req, rows)])
+            if self._sorted is None or len(self._sorted) != len(self.promoter_campaigns):
+                self._sorted = sorted(self.promoter_campaigns.values(), key=lambda pc: self._rank(pc.id))
+            return Response(200, [self.promoter_campaign_json(pc) for pc in _page(req, self._sorted)])
 
     def _list_promoters(self, req: Request, _m: re.Match[str]) -> Response:
         with self._data:
