@@ -220,6 +220,7 @@ class CampaignIndexer:
         self._builds: dict[str, _Build] = {}
         self._guard = threading.Lock()
         self._memo: tuple[str, CampaignIndex] | None = None  # (read_at, parsed) of the stored index
+        self._parse_lock = threading.Lock()
 
     # keys in the store
     def _k(self, what: str) -> str:
@@ -244,16 +245,20 @@ class CampaignIndexer:
         memo = self._memo
         if memo is not None and stamp is not None and memo[0] == stamp:
             return memo[1]
-        raw = self.store.get(self._k("data"))
-        if raw is None:
-            return None
-        try:
-            index = CampaignIndex.model_validate_json(raw)
-        except (ValidationError, ValueError):  # written by another version: as good as absent
-            return None
-        if index.read_at is not None:
-            self._memo = (index.read_at.isoformat(), index)
-        return index
+        with self._parse_lock:  # fifty commands at once parse it once, not fifty copies at a time
+            memo = self._memo
+            if memo is not None and stamp is not None and memo[0] == stamp:
+                return memo[1]
+            raw = self.store.get(self._k("data"))
+            if raw is None:
+                return None
+            try:
+                index = CampaignIndex.model_validate_json(raw)
+            except (ValidationError, ValueError):  # written by another version: as good as absent
+                return None
+            if index.read_at is not None:
+                self._memo = (index.read_at.isoformat(), index)
+            return index
 
     # ------------------------------------------------------------------ what a run asks
     def get(self, wait: float, calls: list[int] | None = None) -> CampaignIndex:

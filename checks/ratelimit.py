@@ -13,12 +13,16 @@ all of them, for the `Retry-After` the upstream asked for (or a short default wh
 from __future__ import annotations
 
 import hashlib
+import logging
+import random
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from checks import deadline
+
+log = logging.getLogger(__name__)
 
 # FirstPromoter sends no Retry-After with its 429: its budget is per minute, so wait a while
 DEFAULT_PAUSE = 2.0
@@ -96,12 +100,24 @@ class RedisLimiter:
         self._limiter = _Limiter(SingleBucketFactory(self._bucket, schedule_leak=False))
         self._pause_key = f"{key}:pause"
         self._leaked_at = 0.0
+        self._gap = min(s / n for n, s in rates)  # the shortest spacing the rates allow
+        n, s = min(rates, key=lambda r: r[1])
+        self._fallback = TokenBucket(rate=n / s, burst=max(1.0, n / 4), max_wait=max_wait)
 
     def _paused_for(self) -> float:
         raw = self.r.get(self._pause_key)
         return max(0.0, float(raw) - time.time()) if raw else 0.0
 
     def acquire(self) -> None:
+        try:
+            self._acquire()
+        except RateLimitWait:
+            raise
+        except Exception as exc:  # Redis unreachable: keep to this process's share rather than fail
+            log.warning("shared rate budget unavailable (%s); using this process's own", type(exc).__name__)
+            self._fallback.acquire()
+
+    def _acquire(self) -> None:
         started = time.monotonic()
         pause = self._paused_for()
         if pause > self.max_wait:
@@ -111,16 +127,24 @@ class RedisLimiter:
         if time.monotonic() - self._leaked_at > 5.0:
             self._leaked_at = time.monotonic()
             self._bucket.leak(self._bucket.now())  # drop entries older than the longest window
-        left = self.max_wait - (time.monotonic() - started)
-        if not self._limiter.try_acquire("call", blocking=True, timeout=max(left, 0.01)):
-            raise RateLimitWait(f"no slot within {self.max_wait:g} s")
+        # Poll without blocking: each attempt is stamped with the time it is really made.  (The
+        # library's blocking wait re-stamps a waiting call by the sleep it planned, and a loaded
+        # machine oversleeps, so calls land in the log earlier than they went out.)
+        while not self._limiter.try_acquire("call", blocking=False):
+            if time.monotonic() - started > self.max_wait:
+                raise RateLimitWait(f"no slot within {self.max_wait:g} s")
+            time.sleep(self._gap * random.uniform(0.5, 1.0))
 
     def pause(self, seconds: float) -> None:
+        self._fallback.pause(seconds)
         until = time.time() + max(seconds, 0.0)
-        # keep the later of two pauses; a lost race only shortens one pause a little
-        current = self.r.get(self._pause_key)
-        if current is None or float(current) < until:
-            self.r.set(self._pause_key, f"{until:.3f}", px=max(1, int(seconds * 1000) + 1000))
+        try:
+            # keep the later of two pauses; a lost race only shortens one pause a little
+            current = self.r.get(self._pause_key)
+            if current is None or float(current) < until:
+                self.r.set(self._pause_key, f"{until:.3f}", px=max(1, int(seconds * 1000) + 1000))
+        except Exception as exc:  # Redis unreachable: this process still pauses
+            log.warning("could not share a rate-limit pause (%s)", type(exc).__name__)
 
 
 STRIPE_RATES = {"test": [(18, 1.0)], "live": [(80, 1.0)]}
