@@ -124,3 +124,21 @@ def test_fpcheck_index_status_and_refresh(clean_sandbox) -> None:
     status = fpcheck_cli("index", env=env)
     assert "134 promoter campaigns in 2 page(s)" in status.stdout and "fresh" in status.stdout
     assert env["FIRSTPROMOTER_API_KEY"] not in status.stdout + status.stderr
+
+
+def test_cold_coupon_referral_says_coupon_id_is_not_decided_yet(quiet_big: Sandbox) -> None:
+    from checks.sandbox.scenarios import PC_BEN, by_name
+
+    scenario = by_name("promo-code-coupon")
+    assert scenario.promoter_campaign_id == PC_BEN and scenario.entry_source == "coupon"
+    quiet_big.fp.list_on_page(PC_BEN, 60)
+    quiet_big.fp.latency = 0.3
+    settings = quiet_big.scenario_settings(scenario, fpcheck_deadline=4.0, fpcheck_timeout=3.0,
+                                           fpcheck_cache_dir=os.path.join(os.environ["FPCHECK_CACHE_DIR"], "cold"))
+    engine = Engine(settings)
+    report = engine.check(parse_query(scenario.email))
+    coupon_id = report.result("coupon.id")
+    assert coupon_id.status == Status.SKIP
+    assert coupon_id.summary.startswith("Not decided yet: the promoter-campaign index is still being built"), coupon_id.summary
+    assert report.duration_ms < 4_000
+    assert engine.campaigns.join(timeout=60)
