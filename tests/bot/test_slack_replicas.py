@@ -160,7 +160,10 @@ def test_second_replica_reuses_the_account_facts_the_first_read(
         assert second["firstpromoter"] < first["firstpromoter"], (first, second)
         assert redis.Redis.from_url(redis_url).keys("fpcheck:cache:*")
     else:
-        assert second == first  # each replica's own memory: everything read again
+        # each replica's own memory: the Stripe facts are read again; the promoter-campaign index
+        # is shared on disk by processes on one machine (FPCHECK_CACHE_DIR)
+        assert second["stripe"] == first["stripe"], (first, second)
+        assert second["firstpromoter"] < first["firstpromoter"], (first, second)
     # the same checks, the same outcome, whichever replica answered
     assert second_report.params["thread_ts"] != first_report.params["thread_ts"]
     assert checks_of(second_report.params["blocks"]) == checks_of(first_report.params["blocks"])
