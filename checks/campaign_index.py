@@ -175,7 +175,7 @@ class _Build:
         self.scope = scope
         self.started = started
         self.pages: dict[int, tuple[PromoterCampaign, ...]] = {}
-        self.calls = 0
+        self.reader: FirstPromoterReader | None = None
         self.error: str | None = None
         self.result: CampaignIndex | None = None
         self.done = threading.Event()
@@ -268,8 +268,8 @@ class CampaignIndexer:
         index = self.stored() if self.ttl > 0 else None
         if index is not None:
             age = (datetime.now(UTC) - index.read_at).total_seconds() if index.read_at else self.ttl
-            if age >= self.ttl * self.refresh_at:
-                self._start()  # stale-while-revalidate: this run uses what is there
+            if age >= self.ttl * self.refresh_at and not self.store.get(self._k("error")):
+                self._start()  # stale-while-revalidate: this run uses what is there (a failed refresh waits)
             return index
         cached_error = self.store.get(self._k("error"))
         if cached_error:
@@ -282,8 +282,8 @@ class CampaignIndexer:
         previous = self.status().count
         if build is not None:
             build.done.wait(max(wait, 0.0))
-            if calls is not None:
-                calls.append(build.calls)  # this run started the build: its calls are this run's
+            if calls is not None and build.reader is not None:
+                calls.append(build.reader.calls)  # the calls it made while this run waited for it
             if build.result is not None:
                 return build.result
             if build.error is not None:
@@ -306,6 +306,7 @@ class CampaignIndexer:
         return CampaignIndex(
             campaigns=(),
             complete=False,
+            read_elsewhere=status.building_count,
             pages_read=status.building_pages,
             read_at=since,
             retry_in_s=_eta(status.building_count, status.building_pages, elapsed, previous),
@@ -355,7 +356,7 @@ class CampaignIndexer:
 
     def _run(self, build: _Build, token: bytes) -> None:
         started_at = datetime.now(UTC)
-        reader = self.make_reader()
+        reader = build.reader = self.make_reader()
         try:
             rows, pages = self._read_all(build, reader, token)
             index = CampaignIndex(campaigns=rows, complete=True, pages_read=pages, read_at=started_at)
@@ -377,7 +378,6 @@ class CampaignIndexer:
             self._save_status(last_error=reason, last_error_at=datetime.now(UTC), building_since=None,
                               building_pages=0, building_count=0)
         finally:
-            build.calls = reader.calls
             reader.close()
             if self.store.get(self._k("lock")) == token:
                 self.store.delete(self._k("lock"))
@@ -390,6 +390,7 @@ class CampaignIndexer:
         next_page = 1
         inflight: dict[Future[tuple[tuple[PromoterCampaign, ...], bool]], int] = {}
         deadline = time.monotonic() + MAX_BUILD
+        saved = 0.0
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="fpcheck-index") as pool:
             try:
                 while True:
@@ -419,8 +420,9 @@ class CampaignIndexer:
                     with build.lock:
                         build.pages = {p: r for p, r in build.pages.items() if last is None or p <= last}
                         pages, count = len(build.pages), sum(len(r) for r in build.pages.values())
-                    self.store.set(self._k("lock"), token, LOCK_TTL)  # still alive
-                    if pages % 5 == 0:
+                    if time.monotonic() - saved > 0.5:  # still alive, and how far, for the others
+                        saved = time.monotonic()
+                        self.store.set(self._k("lock"), token, LOCK_TTL)
                         self._save_status(building_pages=pages, building_count=count)
             finally:
                 for fut in inflight:

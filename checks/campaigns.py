@@ -51,6 +51,8 @@ class CampaignIndex(_Frozen):
     read_at: datetime | None = None  # when the listing was read (complete) or started (partial)
     # when `complete` is False: about how long until a run would find it whole
     retry_in_s: float | None = None
+    # campaigns another process has read so far (its pages are not shared until it is done)
+    read_elsewhere: int = 0
 
     @model_validator(mode="before")
     @classmethod
@@ -89,7 +91,7 @@ class CampaignIndex(_Frozen):
         run again in about 10 s"."""
         when = f"about {max(1, round(self.retry_in_s))} s" if self.retry_in_s else "a minute"
         return (
-            f"the promoter-campaign index is still being built: {self.count:,} campaigns "
+            f"the promoter-campaign index is still being built: {max(self.count, self.read_elsewhere):,} campaigns "
             f"({self.pages_read} page{'s' if self.pages_read != 1 else ''}) read so far; run again in {when}"
         )
 

@@ -142,3 +142,28 @@ def test_cold_coupon_referral_says_coupon_id_is_not_decided_yet(quiet_big: Sandb
     assert coupon_id.summary.startswith("Not decided yet: the promoter-campaign index is still being built"), coupon_id.summary
     assert report.duration_ms < 4_000
     assert engine.campaigns.join(timeout=60)
+
+
+def test_a_failed_refresh_keeps_the_old_index_and_is_not_retried_by_every_run(clean_sandbox) -> None:
+    engine = Engine(clean_sandbox.settings(fpcheck_cache_ttl=1.0))
+    engine.check(parse_query("healthy@example.com"))
+    assert engine.campaigns.join(timeout=10)
+    clean_sandbox.fp.inject("/promoter_campaigns", status=403, body={"message": "no rights", "code": "forbidden"})
+    time.sleep(0.9)  # past 80% of the lifetime: this run starts a refresh, which fails
+    first = engine.check(parse_query("healthy@example.com"))
+    assert engine.campaigns.join(timeout=10)
+    tried = len(clean_sandbox.fp.calls(path="/promoter_campaigns"))
+    again = engine.check(parse_query("healthy@example.com"))
+    assert engine.campaigns.join(timeout=10)
+    assert len(clean_sandbox.fp.calls(path="/promoter_campaigns")) == tried  # the failure is remembered
+    for report in (first, again):  # the last good index still answers
+        assert report.result("coupon.unique").status == Status.PASS
+    assert "403" in (engine.campaigns.status().last_error or "")
+
+
+def test_terminal_runs_share_the_index_through_the_cache_dir(clean_sandbox) -> None:
+    env = clean_sandbox.env()
+    first = json.loads(fpcheck_cli("check", "healthy@example.com", "--json", env=env).stdout)
+    second = json.loads(fpcheck_cli("check", "healthy@example.com", "--json", env=env).stdout)
+    assert second["calls"]["firstpromoter"] <= first["calls"]["firstpromoter"] - 2  # two listing pages not re-read
+    assert [c["status"] for c in second["checks"]] == [c["status"] for c in first["checks"]]
