@@ -14,7 +14,7 @@ slower.  A script run by hand that prints figures beside references measured in 
      delivered, each replica's peak RSS.  Needs redis-server on the PATH (skipped otherwise).
 
 Usage: .venv/bin/python bench/large_account.py [--latency 0.15] [--campaigns 10000] [--page 80]
-       [--runs 30] [--burst 50] [--skip-before]
+       [--runs 30] [--burst 50] [--skip-before] [--sections ABCD]
 """
 
 from __future__ import annotations
@@ -219,14 +219,18 @@ def redis_server() -> Iterator[str | None]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def bench_replicas(sb: Sandbox, burst: int) -> list[str]:
+def bench_replicas(sb: Sandbox, burst: int, shared: bool = True) -> list[str]:
+    """With `shared`, both replicas use one Redis; without, each its own rate budgets (as before;
+    the index is still shared through one cache directory, as on one machine)."""
     with redis_server() as url:
         if url is None:
             return ["D. skipped: redis-server is not installed"]
         slack = sl.SlackStandIn(sl.BOT_TOKEN).__enter__()
         slack.latency = sb.latency
         workdir = Path(tempfile.mkdtemp(prefix="fpcheck-bench-replicas-"))
-        env = {**sl.bot_env(sb, slack), "FPCHECK_REDIS_URL": url}
+        env = {**sl.bot_env(sb, slack), "FPCHECK_CACHE_DIR": str(workdir / "cache")}
+        if shared:
+            env["FPCHECK_REDIS_URL"] = url
         # steady state: the index is in Redis already (a replica's first check builds it otherwise)
         subprocess.run([sys.executable, "-m", "bot.cli", "index", "refresh"], env=env, cwd=workdir,
                        capture_output=True, timeout=300, check=False)
@@ -270,7 +274,8 @@ def bench_replicas(sb: Sandbox, burst: int) -> list[str]:
         fp_times = [r.at for r in sb.fp.calls()]
         to_report = list(reports.values())
         return [
-            f"D. 2 replicas x {burst} commands at once, one Redis: {len(reports)}/{2 * burst} reports in "
+            f"D. 2 replicas x {burst} commands at once, {'one Redis' if shared else 'no Redis (before)'}: "
+            f"{len(reports)}/{2 * burst} reports in "
             f"{elapsed:.1f} s (p50 {sl.pct(to_report, 50):.1f} s, p95 {sl.pct(to_report, 95):.1f} s)",
             f"   peak Stripe {sl.peak(test, 1.0)} req/s test mode (limit 25), {sl.peak(live, 1.0)} live; "
             f"FirstPromoter {sl.peak(fp_times, 60.0)} req/min (limit 400), 429s from it: {len(refused)}",
@@ -286,6 +291,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--burst", type=int, default=50)
     ap.add_argument("--skip-before", action="store_true", help="skip the reference runs of the old behaviour")
+    ap.add_argument("--sections", default="ABCD", help="which sections to run (A and B run together)")
     args = ap.parse_args()
     sl.clean_environment()
     lat = args.latency
@@ -293,16 +299,18 @@ def main() -> None:
     sb = big_sandbox(lat, args.campaigns, args.page)
     small = Sandbox(latency=lat).start()
     try:
-        lines += bench_engine(sb, small, lat, args.skip_before)
+        if "A" in args.sections or "B" in args.sections:
+            lines += bench_engine(sb, small, lat, args.skip_before)
         small.stop()
-        for shared in ([False, True] if not args.skip_before else [True]):
+        for shared in ([False, True] if not args.skip_before and "C" in args.sections else [True] * ("C" in args.sections)):
             n429, whole, finished, secs = terminal_runs(sb, args.runs, shared)
             label = "one shared cache" if shared else "each its own empty cache (before)"
             lines.append(f"C. {args.runs} terminal runs in {secs:.0f} s, {label}: {n429} x 429 from FirstPromoter; "
                          f"{whole}/{args.runs} reports whole ({finished} finished)")
-        if time.time() - sb.seeded_at > 45:
-            sb.refresh_stripe()
-        lines += bench_replicas(sb, args.burst)
+        for shared in ([False, True] if not args.skip_before and "D" in args.sections else [True] * ("D" in args.sections)):
+            if time.time() - sb.seeded_at > 45:
+                sb.refresh_stripe()
+            lines += bench_replicas(sb, args.burst, shared)
     finally:
         sb.stop()
     print("\n".join(lines))
