@@ -290,7 +290,10 @@ class Watch:
                 continue  # another replica has it, or it was alerted already
             try:
                 if campaigns is None:
-                    campaigns = [pc.model_dump(mode="json") for pc in self.fp.promoter_campaigns()]
+                    index = self.engine.campaigns.get(wait=60.0)  # the shared index: no page limit
+                    if not index.complete:
+                        raise SourceError(index.progress())
+                    campaigns = [pc.model_dump(mode="json") for pc in index.campaigns]
                 judged = judge(self.engine, self.stripe, self.fp, p.refs, campaigns)
                 stats.checked += 1
                 if judged.outcome == "lost" and judged.report is not None and not self._final(judged, p):
