@@ -59,12 +59,17 @@ def run_index(action: str, as_json: bool = False) -> int:
     engine = Engine(load_settings())
     ix = engine.campaigns
     failed = False
-    if action == "refresh":
-        try:
-            ix.refresh()
-        except SourceError as exc:
-            print(f"fpcheck: the promoter campaigns could not be read: {exc}", file=sys.stderr)
-            failed = True
-    d = status_dict(ix)
+    try:
+        if action == "refresh":
+            try:
+                ix.refresh()
+            except SourceError as exc:
+                print(f"fpcheck: the promoter campaigns could not be read: {exc}", file=sys.stderr)
+                failed = True
+        d = status_dict(ix)
+    except Exception as exc:  # the store itself (Redis down, a broken cache dir): one line, no traceback
+        print(f"fpcheck: the promoter-campaign index in {ix.store.where} could not be read "
+              f"({type(exc).__name__})", file=sys.stderr)
+        return 1
     print(json.dumps(d) if as_json else _text(d))
     return 1 if failed or (action == "status" and d["last_error"] and d["campaigns"] is None) else 0

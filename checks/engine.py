@@ -166,4 +166,10 @@ def _index_store(settings: Settings, cache: Cache | None, shared: object | None)
         return RedisStore(shared)
     if isinstance(cache, MemoryCache):
         return MemoryStore()
-    return DiskStore(settings.fpcheck_cache_dir or default_cache_dir())
+    where = settings.fpcheck_cache_dir or default_cache_dir()
+    try:
+        return DiskStore(where)
+    except Exception as exc:  # e.g. a read-only home: runs still work, each with its own index
+        log.warning("cannot keep the promoter-campaign index in %s (%s); keeping it in memory",
+                    where, type(exc).__name__)
+        return MemoryStore()

@@ -90,19 +90,29 @@ class RedisLimiter:
     """
 
     def __init__(self, client: Any, key: str, rates: list[tuple[int, float]], max_wait: float = 15.0) -> None:
-        from pyrate_limiter import Limiter as _Limiter
-        from pyrate_limiter import Rate, RedisBucket
-        from pyrate_limiter.limiter import SingleBucketFactory
-
-        self.r, self.key, self.max_wait = client, key, max_wait
-        self._bucket = RedisBucket.init([Rate(n, int(s * 1000)) for n, s in rates], client, key)
-        # no leaker thread per limiter: acquire() trims the window's log itself now and then
-        self._limiter = _Limiter(SingleBucketFactory(self._bucket, schedule_leak=False))
+        self.r, self.key, self.max_wait, self.rates = client, key, max_wait, rates
         self._pause_key = f"{key}:pause"
         self._leaked_at = 0.0
+        self._warned_at = -1e9
         self._gap = min(s / n for n, s in rates)  # the shortest spacing the rates allow
         n, s = min(rates, key=lambda r: r[1])
         self._fallback = TokenBucket(rate=n / s, burst=max(1.0, n / 4), max_wait=max_wait)
+        self._shared: tuple[Any, Any] | None = None  # (bucket, limiter), made on first use
+        self._lock = threading.Lock()
+
+    def _ready(self) -> tuple[Any, Any]:
+        """The Redis bucket, made on first use (it loads a Lua script): a Redis that is down when
+        the process starts must not stop it from starting."""
+        with self._lock:
+            if self._shared is None:
+                from pyrate_limiter import Limiter as _Limiter
+                from pyrate_limiter import Rate, RedisBucket
+                from pyrate_limiter.limiter import SingleBucketFactory
+
+                bucket = RedisBucket.init([Rate(n, int(s * 1000)) for n, s in self.rates], self.r, self.key)
+                # no leaker thread per limiter: acquire() trims the window's log itself now and then
+                self._shared = (bucket, _Limiter(SingleBucketFactory(bucket, schedule_leak=False)))
+            return self._shared
 
     def _paused_for(self) -> float:
         raw = self.r.get(self._pause_key)
@@ -114,10 +124,13 @@ class RedisLimiter:
         except RateLimitWait:
             raise
         except Exception as exc:  # Redis unreachable: keep to this process's share rather than fail
-            log.warning("shared rate budget unavailable (%s); using this process's own", type(exc).__name__)
+            if time.monotonic() - self._warned_at > 60.0:
+                self._warned_at = time.monotonic()
+                log.warning("shared rate budget unavailable (%s); using this process's own", type(exc).__name__)
             self._fallback.acquire()
 
     def _acquire(self) -> None:
+        bucket, limiter = self._ready()
         started = time.monotonic()
         pause = self._paused_for()
         if pause > self.max_wait:
@@ -126,11 +139,11 @@ class RedisLimiter:
             time.sleep(pause)
         if time.monotonic() - self._leaked_at > 5.0:
             self._leaked_at = time.monotonic()
-            self._bucket.leak(self._bucket.now())  # drop entries older than the longest window
+            bucket.leak(bucket.now())  # drop entries older than the longest window
         # Poll without blocking: each attempt is stamped with the time it is really made.  (The
         # library's blocking wait re-stamps a waiting call by the sleep it planned, and a loaded
         # machine oversleeps, so calls land in the log earlier than they went out.)
-        while not self._limiter.try_acquire("call", blocking=False):
+        while not limiter.try_acquire("call", blocking=False):
             if time.monotonic() - started > self.max_wait:
                 raise RateLimitWait(f"no slot within {self.max_wait:g} s")
             time.sleep(self._gap * random.uniform(0.5, 1.0))

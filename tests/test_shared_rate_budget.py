@@ -53,3 +53,12 @@ def test_a_429_pauses_every_run_of_one_process() -> None:
     started = time.monotonic()
     bucket.acquire()
     assert time.monotonic() - started >= 0.35
+
+
+def test_with_redis_down_each_process_keeps_to_its_own_budget() -> None:
+    dead = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    limiter = RedisLimiter(dead, "t:rate:dead", [(5, 1.0)])  # starting does not need Redis
+    started = time.monotonic()
+    for _ in range(8):  # a burst of 1, then 5 a second
+        limiter.acquire()
+    assert 1.0 <= time.monotonic() - started < 5.0
