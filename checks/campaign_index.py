@@ -265,6 +265,16 @@ class CampaignIndexer:
         """The index for one run: the stored one (refreshing it in the background when it is
         getting old), or, when there is none, what a build reads within `wait` seconds.  Raises
         SourceError with the (briefly cached) reason when the listing cannot be read."""
+        try:
+            return self._get(wait, calls)
+        except SourceError:
+            raise
+        except Exception as exc:  # the store itself (Redis down, a broken cache dir)
+            log.warning("promoter-campaign index store failed: %s", type(exc).__name__)
+            raise SourceError(f"the promoter-campaign index in {self.store.where} could not be read "
+                              f"({type(exc).__name__})") from None
+
+    def _get(self, wait: float, calls: list[int] | None) -> CampaignIndex:
         index = self.stored() if self.ttl > 0 else None
         if index is not None:
             age = (datetime.now(UTC) - index.read_at).total_seconds() if index.read_at else self.ttl
@@ -374,13 +384,15 @@ class CampaignIndexer:
             if not isinstance(exc, SourceError):
                 log.exception("reading the promoter campaigns failed")
             build.error = f"{reason} (while reading the promoter campaigns; retried after {self.error_ttl:g} s)"
-            self.store.set(self._k("error"), build.error.encode(), self.error_ttl)
-            self._save_status(last_error=reason, last_error_at=datetime.now(UTC), building_since=None,
-                              building_pages=0, building_count=0)
+            with contextlib.suppress(Exception):  # a failing store must not keep waiters waiting
+                self.store.set(self._k("error"), build.error.encode(), self.error_ttl)
+                self._save_status(last_error=reason, last_error_at=datetime.now(UTC), building_since=None,
+                                  building_pages=0, building_count=0)
         finally:
             reader.close()
-            if self.store.get(self._k("lock")) == token:
-                self.store.delete(self._k("lock"))
+            with contextlib.suppress(Exception):
+                if self.store.get(self._k("lock")) == token:
+                    self.store.delete(self._k("lock"))
             build.done.set()
 
     def _read_all(
