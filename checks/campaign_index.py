@@ -380,6 +380,11 @@ class CampaignIndexer:
             self.store.delete(self._k("error"))
             build.result = index
         except Exception as exc:  # the reason is stored briefly and given to every waiting run
+            if isinstance(exc, RuntimeError) and "after shutdown" in str(exc):
+                # the process is exiting (a terminal run past its wait): abandon quietly, the next
+                # run builds it again; only a real upstream problem is remembered as an error
+                build.error = "the process building the promoter-campaign index stopped; run again"
+                return
             reason = str(exc) if isinstance(exc, SourceError) else f"unexpected error ({type(exc).__name__})"
             if not isinstance(exc, SourceError):
                 log.exception("reading the promoter campaigns failed")
