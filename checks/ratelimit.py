@@ -132,9 +132,10 @@ class RedisLimiter:
     def _acquire(self) -> None:
         bucket, limiter = self._ready()
         started = time.monotonic()
+        limit = min(self.max_wait, deadline.left())  # never wait past the run's deadline
         pause = self._paused_for()
-        if pause > self.max_wait:
-            raise RateLimitWait(f"the upstream asked every sender to wait {pause:.1f} s (over {self.max_wait:g} s)")
+        if pause > limit:
+            raise RateLimitWait(f"the upstream asked every sender to wait {pause:.1f} s (over {limit:.1f} s)")
         if pause > 0:
             time.sleep(pause)
         if time.monotonic() - self._leaked_at > 5.0:
@@ -144,8 +145,8 @@ class RedisLimiter:
         # library's blocking wait re-stamps a waiting call by the sleep it planned, and a loaded
         # machine oversleeps, so calls land in the log earlier than they went out.)
         while not limiter.try_acquire("call", blocking=False):
-            if time.monotonic() - started > self.max_wait:
-                raise RateLimitWait(f"no slot within {self.max_wait:g} s")
+            if time.monotonic() - started > limit:
+                raise RateLimitWait(f"no slot within {limit:.1f} s")
             time.sleep(self._gap * random.uniform(0.5, 1.0))
 
     def pause(self, seconds: float) -> None:
