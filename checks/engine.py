@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from checks import deadline, registry
-from checks.cache import Cache, MemoryCache, RedisCache, cache_from_settings, redis_client
+from checks.cache import Cache, MemoryCache, RedisCache, cache_from_settings
 from checks.campaign_index import (
     CampaignIndexer,
     DiskStore,
@@ -41,10 +41,9 @@ class Engine:
         settings.require_upstreams()
         self.settings = settings
         self.cache = cache if cache is not None else cache_from_settings(settings)
-        # one client for the shared rate budgets and the index (None: this process only)
+        # the cache's Redis client also holds the shared rate budgets and the index; none when
+        # Redis is not configured or did not answer (then this process's budgets, the disk index)
         shared = self.cache.r if isinstance(self.cache, RedisCache) else None
-        if shared is None and cache is None and settings.fpcheck_redis_url:
-            shared = redis_client(settings.fpcheck_redis_url)
         s = settings
         stripe_key = s.stripe_api_key.get_secret_value() if s.stripe_api_key else ""
         other_key = s.stripe_other_mode_api_key.get_secret_value() if s.stripe_other_mode_api_key else ""
