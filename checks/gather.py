@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from checks import deadline as run_deadline
@@ -43,7 +43,7 @@ from checks.facts import (
 )
 from checks.sources import Listed, SourceError
 from checks.sources.firstpromoter import FirstPromoterReader
-from checks.sources.stripe import StripeReader
+from checks.sources.stripe import MAX_PAGES, PAGE_SIZE, StripeReader
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,6 +51,14 @@ T = TypeVar("T")
 MAX_CUSTOMERS = 20  # per run: invoices, charges and subscriptions are read for at most this many
 MAX_GUEST = 10  # guest Checkout payments whose charges are read
 MONEY = ("invoices", "charges", "subscriptions")
+# how far before the referral's creation a long invoice history is read (a payment just before it
+# is the "paid before the referral existed" case)
+HISTORY_MARGIN = timedelta(days=31)
+LIST_BOUND = MAX_PAGES * PAGE_SIZE
+
+
+def fmt_day(t: datetime) -> str:
+    return t.strftime("%Y-%m-%d")
 
 
 class Gatherer:
@@ -177,7 +185,7 @@ class Gatherer:
             tracking_coupon=tracking,
             checkout_sessions=sessions,
             guest_charges=guest_charges,
-            **money.facts(customers),
+            **money.facts(customers, ref),
         )
         fp_facts = FPFacts(referral=referral, promoter_campaigns=campaigns, commissions=commissions)
         return Facts(query=query, now=now, config=self.config, stripe=stripe_facts, fp=fp_facts)
@@ -340,7 +348,22 @@ class _Money:
                 continue
             self.futures[c.id] = {kind: self.g._submit(fn, c.id) for kind, fn in readers.items()}
 
-    def facts(self, customers: Fetch[tuple[StripeCustomer, ...]]) -> dict[str, Fetch[Any]]:
+    def _history(self, ref: Referral | None) -> dict[str, Future[Any]]:
+        """For a customer whose newest invoice pages did not reach back to the referral's creation,
+        its paid invoices since then: what the diagnosis needs of a long history, and no more."""
+        since = ref.created_at - HISTORY_MARGIN if ref is not None and ref.created_at else None
+        if since is None:
+            return {}
+        out: dict[str, Future[Any]] = {}
+        for cid, per in self.futures.items():
+            got = self.g._listed(per["invoices"])
+            full = got.ok and len(got.value or ()) >= LIST_BOUND  # the newest pages ran out before the end
+            if full and min(i.created for i in got.value or ()) > since:
+                out[cid] = self.g._submit(self.g.stripe.invoices, cid, since)
+        return out
+
+    def facts(self, customers: Fetch[tuple[StripeCustomer, ...]], ref: Referral | None = None) -> dict[str, Fetch[Any]]:
+        history = self._history(ref)
         if not self.futures:
             reason = customers.error and f"Stripe customers could not be read: {customers.error}"
             return {k: Fetch.failed(reason) if reason else Fetch.not_read("no Stripe customer found") for k in MONEY}
@@ -355,12 +378,22 @@ class _Money:
             items: list[Any] = []
             limits: list[str] = list(cap)
             failed: Fetch[Any] | None = None
-            for per in self.futures.values():
+            for cid, per in self.futures.items():
                 got = self.g._listed(per[kind])
                 if got.error:
                     failed = failed or got
                     continue
                 items += got.value or ()
+                if kind == "invoices" and cid in history:
+                    older = self.g._listed(history[cid])
+                    if older.ok:
+                        seen = {i.id for i in got.value or ()}
+                        items += [i for i in older.value or () if i.id not in seen]
+                        since = fmt_day(ref.created_at - HISTORY_MARGIN) if ref and ref.created_at else ""
+                        limits += [
+                            f"older invoices of {cid} than its newest pages: only the paid ones since {since} were read"
+                        ] + list(older.limits)
+                        continue
                 limits += got.limits
             out[kind] = failed if failed is not None else Fetch.of(tuple(items), limits=tuple(dict.fromkeys(limits)))
         return out

@@ -141,3 +141,25 @@ def test_customers_past_the_read_limit_are_said_never_taken_for_no_payment(clean
     not_read = [e.value for e in exists.evidence if e.label == "Not examined"]
     assert any(f"reads {MAX_CUSTOMERS} customers at most" in v and "cus_Crowd00" in v for v in not_read), not_read
     assert report.verdict.status is not Status.PASS
+
+
+def test_a_long_invoice_history_reads_the_paid_ones_since_the_referral(clean_sandbox) -> None:
+    """320 newer open invoices push the one paid invoice past the newest pages: fpcheck asks Stripe
+    for the paid invoices since the referral was created, finds the payment, and says what it skipped."""
+    import time
+
+    now = int(time.time())
+    email = "long-history@example.com"
+    clean_sandbox.stripe.add_customer("cus_LongHist01", email, created=now - 500 * 86_400)
+    clean_sandbox.stripe.add_invoice("in_LongHistPaid", "cus_LongHist01", created=now - 400 * 86_400,
+                                     subtotal=2900, paid_at=now - 400 * 86_400)
+    for i in range(320):
+        clean_sandbox.stripe.add_invoice(f"in_LongHist{i:03d}", "cus_LongHist01", created=now - (i + 1) * 3600,
+                                         status="open", subtotal=2900)
+    clean_sandbox.fp.add_referral(email, promoter_campaign_id=sc.PC_ANA, created_at=now - 420 * 86_400)
+    report = run(clean_sandbox, email)
+    exists = report.result("payment.exists")
+    assert exists.status is Status.PASS and "in_LongHistPaid" in exists.summary, exists.summary
+    assert any("only the paid ones since" in e.value for e in exists.evidence if e.label == "Not examined")
+    paid_reads = [r for r in clean_sandbox.stripe.calls() if r.path == "/v1/invoices" and r.param("status") == "paid"]
+    assert len(paid_reads) == 1

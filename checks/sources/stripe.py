@@ -262,12 +262,16 @@ class StripeReader:
         raws = self._search(f"metadata['fp_uid']:{_quote(uid)}", "searching Stripe customers by metadata['fp_uid']")
         return Listed((self._parse("a Stripe customer", lambda r=r: _customer(r, "fp_uid")) for r in raws), raws.limits)
 
-    def invoices(self, customer_id: str) -> Listed[StripeInvoice]:
+    def invoices(self, customer_id: str, paid_since: datetime | None = None) -> Listed[StripeInvoice]:
         """The customer's invoices, newest first, with discounts (coupon and promotion code
         expanded when the key may read them) and payments.  A key without the Coupons or Promotion
         codes permission still gets the invoices: the discount then carries the coupon id (and the
-        promo_ id) only, and `.limits` names the missing permission."""
+        promo_ id) only, and `.limits` names the missing permission.  With `paid_since`: only paid
+        invoices created since then (what a long history needs beyond its newest pages)."""
         what = f"listing invoices of {customer_id}"
+        window: dict[str, Any] = (
+            {"status": "paid", "created": {"gte": int(paid_since.timestamp())}} if paid_since is not None else {}
+        )
         raws: Listed[dict[str, Any]] | None = None
         for _ in range(len(OPTIONAL_EXPANDS) + 1):  # each refusal drops at least one expand
             with self._lock:
@@ -275,8 +279,9 @@ class StripeReader:
             dropped = {e for perm in lacks for e in OPTIONAL_EXPANDS.get(perm, _ALL_OPTIONAL)}
             expand = [e for e in INVOICE_EXPAND if e not in dropped]
             try:
-                raws = self._pages(what, self._client.v1.invoices.list, {"customer": customer_id, "expand": expand},
-                                   f"invoices of {customer_id}")
+                raws = self._pages(what, self._client.v1.invoices.list,
+                                   {"customer": customer_id, "expand": expand, **window},
+                                   f"{'paid invoices' if window else 'invoices'} of {customer_id}")
                 break
             except PermissionDenied as exc:
                 perm = exc.permission or ""
