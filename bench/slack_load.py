@@ -46,9 +46,9 @@ sys.path.insert(0, str(ROOT / "tests"))  # the Slack Web API stand-in lives with
 
 from stand_ins.slack_api import TEAM_ID, SlackStandIn  # noqa: E402
 
-from bot.app import build_app  # noqa: E402
-from bot.serve import wsgi_app  # noqa: E402
-from bot.slack_settings import load_slack_settings  # noqa: E402
+from bot.slack.app import build_app  # noqa: E402
+from bot.slack.serve import wsgi_app  # noqa: E402
+from bot.slack.settings import load_slack_settings  # noqa: E402
 from checks.cache import MemoryCache  # noqa: E402
 from checks.engine import Engine  # noqa: E402
 from checks.ratelimit import stripe_bucket  # noqa: E402

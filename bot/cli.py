@@ -114,12 +114,12 @@ def _split_only(args: argparse.Namespace) -> None:
 
 
 def cmd_check(args: argparse.Namespace, started: float) -> int:
+    from bot.service import Service, parse
     from checks import deadline
-    from checks.query import parse_query
     from checks.settings import load_settings
 
     _split_only(args)
-    query = parse_query(args.query)
+    query = parse(args.query)
     only = _only(args.only)
     settings = load_settings()
     logs.hide(*settings.secret_values())
@@ -127,8 +127,7 @@ def cmd_check(args: argparse.Namespace, started: float) -> int:
     with deadline.bound(deadline.Deadline(settings.fpcheck_deadline, start=started)):
         from checks.engine import Engine
 
-        engine = Engine(settings)
-        report = engine.check(query, only=only)
+        report = Service(Engine(settings)).check(query, only=only)
     _print(report, args.json, args.verbose)
     sys.stdout.flush()
     # a build of the promoter-campaign index this run started: let it finish so the next run finds
@@ -169,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["serve"]:  # serve sets up its own logging (audit lines to stdout)
-        from bot.serve import main as serve
+        from bot.slack.serve import main as serve
 
         return serve(argv[1:])
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

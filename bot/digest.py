@@ -202,7 +202,7 @@ class Digest:
 
 def start(engine: Any, client: Any, redis_url: str | None) -> threading.Event | None:
     """Start the digest thread of `fpcheck serve` when FPCHECK_SWEEP_CHANNEL is set; returns its stop event."""
-    from bot.sweep_slack import digest_poster
+    from bot.slack.sweep import digest_poster
 
     ds = DigestSettings()
     if not ds.enabled:

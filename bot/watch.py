@@ -350,7 +350,7 @@ def amount_text(amount: int, currency: str) -> str:
 
 def watch_poster(client: Any, channel: str, delay: float) -> Alert:
     """Post the lost payment's one-line alert in `channel` and the person's full report under it."""
-    from bot.blocks import escape, fallback_text, report_blocks, verdict_text
+    from bot.slack.blocks import escape, fallback_text, report_blocks, verdict_text
 
     def post(j: Judged) -> None:
         assert j.payment is not None and j.report is not None

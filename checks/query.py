@@ -1,4 +1,6 @@
-"""Turn what a person typed (`jane@example.com`, Slack's `<mailto:...|...>`, `cus_123`) into a Query."""
+"""Turn what a person typed (`jane@example.com`, `mailto:jane@example.com`, `cus_123`) into a Query.
+
+Slack's own markup (`<mailto:...|...>`) is the Slack face's to unwrap (bot/slack/text.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,6 @@ import unicodedata
 
 from checks.facts import Query
 
-# Slack wraps emails in messages and mentions as <mailto:a@b.com|a@b.com>.
-_MAILTO = re.compile(r"^<mailto:([^|>]+)(?:\|[^>]*)?>$")
 # \w is Unicode: internationalised addresses (jürgen@example.com, jane@münchen.de) are emails too
 _EMAIL = re.compile(r"^[\w.%+'-]+@[\w-]+(?:\.[\w-]+)*\.(?P<tld>[^\W\d_]{2,}|xn--[A-Za-z0-9-]+)$")
 _CUSTOMER_ID = re.compile(r"^cus_[A-Za-z0-9]{1,64}$")
@@ -33,11 +33,7 @@ def parse_query(text: str | None) -> Query:
     words = raw.split()
     if len(words) != 1:
         raise QueryError("Give exactly one customer email or Stripe customer id, not several words.")
-    word = words[0]
-    m = _MAILTO.match(word)
-    if m:
-        word = m.group(1)
-    word = word.strip("<>")
+    word = words[0].strip("<>")
     if word.lower().startswith("mailto:"):
         word = word[len("mailto:") :]
     if _CUSTOMER_ID.match(word):

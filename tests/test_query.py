@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks.query import MAX_LENGTH, QueryError, parse_query
+from bot.slack.text import parse_query
+from checks.query import MAX_LENGTH, QueryError
 
 
 @pytest.mark.parametrize(

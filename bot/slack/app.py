@@ -6,9 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Protocol
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
@@ -18,11 +16,12 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-from bot import listeners, logs
-from bot.dedupe import MemorySeenStore, SeenStore
-from bot.slack_settings import SlackSettings
-from checks.facts import Query
-from checks.model import Report
+from bot import logs
+from bot.service import Checker, Service
+from bot.slack import actions, command, mention, sweep
+from bot.slack.arrival import RECEIVED
+from bot.slack.dedupe import MemorySeenStore, SeenStore
+from bot.slack.settings import SlackSettings
 from checks.settings import ConfigError
 
 log = logging.getLogger("fpcheck.slack")
@@ -40,17 +39,6 @@ WORKERS = 16  # checks that may run at once; Bolt's default of 5 makes bursts qu
 SLACK_TIMEOUT = 10  # seconds per Slack Web API call
 RATE_LIMIT_RETRIES = 2
 MAX_RETRY_AFTER = 10  # seconds: a longer Retry-After fails the call instead of holding a worker
-
-
-class Checker(Protocol):
-    """What the bot needs from the engine (checks.engine.Engine)."""
-
-    def check(self, query: Query, only: Iterable[str] | None = None) -> Report: ...
-
-    @property
-    def deadline(self) -> float:
-        """Seconds one check may take (FPCHECK_DEADLINE), counted from when Slack's request arrived."""
-        ...
 
 
 class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
@@ -136,7 +124,7 @@ def build_app(
     def stamp_arrival(context: dict, next: callable) -> BoltResponse | None:  # type: ignore[valid-type]
         # when the request arrived: a check's deadline and the audit's duration count the time it
         # then waited for a free worker (lazy listeners get a copy of this context)
-        context.setdefault(listeners.RECEIVED, time.monotonic())
+        context.setdefault(RECEIVED, time.monotonic())
         return next()
 
     @app.middleware
@@ -148,8 +136,9 @@ def build_app(
             return BoltResponse(status=200, body="")
         return next()
 
-    from bot import sweep_slack  # `/fpcheck sweep ...` first: Bolt picks the first listener that matches
-
-    sweep_slack.register(app, settings=settings, engine=engine)
-    listeners.register(app, settings=settings, engine=engine)
+    service = Service(engine, settings.allowed_channels, settings.allowed_users)
+    sweep.register(app, service)  # `/fpcheck sweep ...` first: Bolt picks the first listener that matches
+    command.register(app, service)
+    mention.register(app, service)
+    actions.register(app, service)
     return app

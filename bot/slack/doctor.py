@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from slack_sdk import WebClient
 
-from bot.slack_settings import SlackSettings
+from bot.slack.settings import SlackSettings
 from checks import deadline
 from checks.settings import ConfigError, Settings
 from checks.sources import SourceError
@@ -24,7 +24,7 @@ class Line(NamedTuple):
 
 
 def check_slack(client: WebClient, slack: SlackSettings) -> tuple[Line, dict[str, object]]:
-    from bot.serve import preflight
+    from bot.slack.preflight import preflight
 
     try:
         identity = preflight(client)

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import signal
 import socket
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
-from urllib.error import URLError
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -25,9 +23,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import logs
-from bot.app import REQUIRED_SCOPES, Checker, build_app, make_client
-from bot.dedupe import MemorySeenStore, RedisSeenStore, SeenStore
-from bot.slack_settings import SlackSettings, load_slack_settings
+from bot.service import Checker
+from bot.slack.app import build_app, make_client
+from bot.slack.dedupe import MemorySeenStore, RedisSeenStore, SeenStore
+from bot.slack.preflight import preflight
+from bot.slack.settings import SlackSettings, load_slack_settings
 from checks.settings import ConfigError, load_settings
 
 log = logging.getLogger("fpcheck.serve")
@@ -37,52 +37,6 @@ HEALTH_PATH = "/healthz"
 HTTP_THREADS = 8  # gunicorn threads answering Slack's requests; the checks run on the app's own pool
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-# ---------------------------------------------------------------- start-up checks
-
-
-def granted_scopes(headers: dict[str, Any]) -> set[str] | None:
-    """The scopes in auth.test's x-oauth-scopes header; None when Slack did not send it."""
-    value = next((v for k, v in headers.items() if k.lower() == "x-oauth-scopes"), None)
-    if value is None:
-        return None
-    if isinstance(value, list | tuple):
-        value = ",".join(value)
-    return {s.strip() for s in str(value).split(",") if s.strip()}
-
-
-def preflight(client: WebClient) -> dict[str, Any]:
-    """auth.test: the token works and the app has every scope the code needs.  Raises ConfigError."""
-    try:
-        resp = client.auth_test()
-    except SlackApiError as exc:
-        error = exc.response.get("error")
-        status = getattr(exc.response, "status_code", None)
-        if not isinstance(error, str) or not re.match(r"^[a-z0-9_]{1,80}$", error):
-            # not Slack's JSON at all: a proxy's page, or SLACK_API_BASE_URL pointing elsewhere
-            raise ConfigError(
-                f"the Slack API at {client.base_url} answered HTTP {status} with something that is not "
-                "Slack's JSON (an HTML page?): check SLACK_API_BASE_URL and any proxy in between"
-            ) from None
-        raise ConfigError(
-            f"Slack rejected SLACK_BOT_TOKEN ({error}): copy the Bot User OAuth Token (xoxb-) again "
-            "from the app's OAuth & Permissions page"
-        ) from None
-    except (URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ConfigError(f"cannot reach the Slack API at {client.base_url} ({reason})") from None
-    scopes = granted_scopes(dict(resp.headers))
-    if scopes is None:
-        log.warning("Slack did not list the token's scopes; skipping the scope check")
-    else:
-        missing = sorted(REQUIRED_SCOPES - scopes)
-        if missing:
-            raise ConfigError(
-                f"the Slack app is missing the bot scope(s) {', '.join(missing)}: add them under OAuth & "
-                "Permissions (they are in app.yaml), then reinstall the app to the workspace"
-            )
-    return {k: resp.get(k) for k in ("team", "team_id", "user", "user_id", "bot_id")}
 
 
 # ---------------------------------------------------------------- HTTP
@@ -120,7 +74,7 @@ def run_http(sock: socket.socket, make_wsgi: Callable[[], WSGIApp]) -> int:
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             # one worker process, threads for concurrency: without FPCHECK_REDIS_URL the event
-            # dedupe is per process (bot/dedupe.py); replicas behind a load balancer need Redis
+            # dedupe is per process (bot/slack/dedupe.py); replicas behind a load balancer need Redis
             options = {
                 "bind": [f"fd://{sock.fileno()}"],
                 "workers": 1,
@@ -251,7 +205,7 @@ def check() -> int:
 
 
 def _check() -> int:
-    from bot.doctor import check_all
+    from bot.slack.doctor import check_all
 
     slack = load_slack_settings()
     settings = load_settings()

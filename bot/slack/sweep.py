@@ -13,11 +13,11 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.blocks import escape, fallback_text, report_blocks, user_ref
-from bot.listeners import Bot, new_ref
-from bot.slack_settings import SlackSettings
+from bot.service import Asker, Service, new_ref
+from bot.slack.blocks import denial_text, escape, fallback_text, report_blocks, user_ref
+from bot.slack.text import parse_query
 from bot.sweep_cli import EXAMPLES, HINTS, summary_line, usd
-from checks.query import QueryError, parse_query
+from checks.query import QueryError
 from checks.sweep.run import Sweeper, SweepResult
 from checks.sweep.window import Window, parse_since
 
@@ -84,10 +84,16 @@ def post_sweep(client: WebClient, channel: str, result: SweepResult, window: Win
     return ts
 
 
-def register(app: App, *, settings: SlackSettings, engine: Any) -> None:
+def register(app: App, service: Service) -> None:
     """Must run before the /fpcheck check listener is registered: Bolt gives a command to the first
     listener whose matchers accept it."""
-    bot = Bot(settings, engine)
+    engine: Any = service.engine
+
+    def denial(user: str | None, channel: str | None) -> str | None:
+        denied = service.denial(Asker(user, channel))
+        if denied is None:
+            return None
+        return denial_text(service.allowed_channels, service.allowed_users, channel_denied=denied.channel)
 
     def ack_sweep(ack: Callable[..., Any], command: dict) -> None:
         try:
@@ -95,7 +101,7 @@ def register(app: App, *, settings: SlackSettings, engine: Any) -> None:
         except QueryError as exc:
             ack(response_type="ephemeral", text=f":thinking_face: {escape(str(exc))}\n\n{USAGE}")
             return
-        denied = bot.denial(command.get("user_id"), command.get("channel_id"))
+        denied = denial(command.get("user_id"), command.get("channel_id"))
         if denied:
             ack(response_type="ephemeral", text=denied)
             return
@@ -107,7 +113,7 @@ def register(app: App, *, settings: SlackSettings, engine: Any) -> None:
             window = parse_sweep(command.get("text"))
         except QueryError:
             return
-        if bot.denial(user, channel):
+        if denial(user, channel):
             return
         ref = new_ref()
         try:
@@ -131,7 +137,7 @@ def register(app: App, *, settings: SlackSettings, engine: Any) -> None:
         user = (body.get("user") or {}).get("id")
         message = body.get("message") or {}
         thread_ts = message.get("thread_ts") or message.get("ts")
-        if bot.denial(user, channel):
+        if denial(user, channel):
             return
         try:
             query = parse_query(action.get("value"))

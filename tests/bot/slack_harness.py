@@ -20,10 +20,10 @@ from slack_bolt import App
 from slack_sdk.signature import SignatureVerifier
 from stand_ins.slack_api import BOT_USER_ID, TEAM_ID, SlackStandIn
 
-from bot.app import build_app
-from bot.dedupe import SeenStore
-from bot.serve import wsgi_app
-from bot.slack_settings import SlackSettings, load_slack_settings
+from bot.slack.app import build_app
+from bot.slack.dedupe import SeenStore
+from bot.slack.serve import wsgi_app
+from bot.slack.settings import SlackSettings, load_slack_settings
 from checks.engine import Engine
 
 BOT_TOKEN = "xoxb-1111-2222-fpcheckTestBotToken9f3a"
@@ -68,7 +68,7 @@ class Harness:
     """build_app(...) served by a threaded wsgiref server, plus helpers that sign like Slack.
 
     `seen` is the event dedupe store (build_app's default: its own memory); `slack_timeout` shortens
-    the Web API client's timeout (bot.app.SLACK_TIMEOUT) so a slow-Slack test stays fast.  `app`
+    the Web API client's timeout (bot.slack.app.SLACK_TIMEOUT) so a slow-Slack test stays fast.  `app`
     serves an app built elsewhere (e.g. the way `fpcheck serve` builds it) instead of building one.
     """
 

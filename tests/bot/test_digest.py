@@ -13,8 +13,8 @@ import redis
 from slack_sdk import WebClient
 
 from bot.digest import Digest, FileDigestState, RedisDigestState, Schedule
+from bot.slack.sweep import digest_poster
 from bot.sweep_demo import month_settings
-from bot.sweep_slack import digest_poster
 from checks.engine import Engine
 from checks.sandbox.fp_server import FirstPromoterStandIn
 from checks.sandbox.month_seed import seed_month

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_harness import BOT_TOKEN, SIGNING_SECRET, Harness
 from stand_ins.slack_api import SlackStandIn
 
-from bot.app import build_app
-from bot.slack_settings import load_slack_settings
+from bot.slack.app import build_app
+from bot.slack.settings import load_slack_settings
 from checks.engine import Engine
 from checks.sandbox.scenarios import SCENARIOS
 

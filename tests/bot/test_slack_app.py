@@ -12,7 +12,7 @@ import pytest
 from slack_harness import BOT_TOKEN, SIGNING_SECRET, Harness, all_text, button_payload, mention
 from stand_ins.slack_api import BOT_USER_ID
 
-from bot.listeners import USAGE
+from bot.slack.text import USAGE
 
 CHECKING = re.compile(r"Checking (\S+)…")
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
-from bot.blocks import (
+from bot.slack.blocks import (
     MAX_BLOCKS,
     MAX_SECTION_CHARS,
     RERUN_ACTION_ID,

@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 from jsonschema import Draft7Validator
 
-from bot.app import REQUIRED_SCOPES
-from bot.blocks import RERUN_ACTION_ID
+from bot.slack.app import REQUIRED_SCOPES
+from bot.slack.blocks import RERUN_ACTION_ID
 
 ROOT = Path(__file__).resolve().parents[2]
 # Slack's manifest schema (slackapi/manifest-schema, MIT: LICENSE beside it)

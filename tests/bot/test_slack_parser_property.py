@@ -14,11 +14,19 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from stand_ins.slack_api import BOT_USER_ID, _check_message
 
-from bot.blocks import MAX_HEADER_CHARS, MAX_SECTION_CHARS, fallback_text, parent_text, report_blocks
-from bot.listeners import HELP_WORDS, USAGE, Parsed, parse_command_text, parse_mention_text, usage_with
+from bot.slack.blocks import MAX_HEADER_CHARS, MAX_SECTION_CHARS, fallback_text, parent_text, report_blocks
+from bot.slack.text import (
+    HELP_WORDS,
+    USAGE,
+    Parsed,
+    parse_command_text,
+    parse_mention_text,
+    parse_query,
+    usage_with,
+)
 from checks.facts import Query
 from checks.model import Report, Result, Status, verdict_for
-from checks.query import MAX_LENGTH, parse_query
+from checks.query import MAX_LENGTH
 
 # `<@U…>`, `<@W…|name>`, `<#C…>`, `<!channel>`, `<!here>`, `<!everyone>`, `<!subteam^…>`, `<!date…>`
 PING = re.compile(r"<[@#!]")

@@ -1,5 +1,5 @@
 """Two replicas of the bot behind one Slack: two real HTTP app instances on 127.0.0.1, each built
-the way `fpcheck serve` builds it (bot.serve.prepare from the environment, then build_app), sharing
+the way `fpcheck serve` builds it (bot.slack.serve.prepare from the environment, then build_app), sharing
 one Slack stand-in and the sandbox, and either one Redis (FPCHECK_REDIS_URL) or nothing.
 
 With Redis, a Slack retry that lands on the other replica is answered once, and the second
@@ -18,9 +18,9 @@ import redis
 from slack_harness import BOT_TOKEN, SIGNING_SECRET, Answer, Harness, all_text, mention
 from stand_ins.slack_api import SlackStandIn
 
-from bot.app import build_app
-from bot.dedupe import MemorySeenStore, RedisSeenStore
-from bot.serve import prepare
+from bot.slack.app import build_app
+from bot.slack.dedupe import MemorySeenStore, RedisSeenStore
+from bot.slack.serve import prepare
 from checks.cache import MemoryCache, RedisCache
 
 EMAIL = "healthy@example.com"

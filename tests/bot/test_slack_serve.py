@@ -27,9 +27,9 @@ from slack_harness import (
 from slack_sdk.socket_mode.request import SocketModeRequest
 from stand_ins.slack_api import TEAM_ID, SlackStandIn
 
-from bot.app import build_app
-from bot.serve import main
-from bot.slack_settings import load_slack_settings
+from bot.slack.app import build_app
+from bot.slack.serve import main
+from bot.slack.settings import load_slack_settings
 
 
 @pytest.fixture
@@ -199,7 +199,7 @@ def test_http_mode_under_gunicorn(env, slack, tmp_path) -> None:
     child_env = {**os.environ, **env, "PORT": "0"}
     child_env.pop("SLACK_APP_TOKEN", None)
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from bot.serve import main; sys.exit(main(sys.argv[1:]))",
+        [sys.executable, "-c", "import sys; from bot.slack.serve import main; sys.exit(main(sys.argv[1:]))",
          "--host", "127.0.0.1"],
         cwd=tmp_path, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

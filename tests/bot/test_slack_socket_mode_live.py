@@ -49,7 +49,7 @@ def test_serve_in_socket_mode_over_a_real_websocket(clean_sandbox, slack: SlackS
         "SLACK_API_BASE_URL": slack.api_url,
     }
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from bot.serve import main; sys.exit(main(sys.argv[1:]))"],
+        [sys.executable, "-c", "import sys; from bot.slack.serve import main; sys.exit(main(sys.argv[1:]))"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     out: queue.Queue = queue.Queue()

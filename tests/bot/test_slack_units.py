@@ -10,9 +10,9 @@ import time
 import pytest
 
 from bot.audit import mask_email, record
-from bot.dedupe import MemorySeenStore
-from bot.listeners import parse_command_text, parse_mention_text
-from bot.slack_settings import load_slack_settings
+from bot.slack.dedupe import MemorySeenStore
+from bot.slack.settings import load_slack_settings
+from bot.slack.text import parse_command_text, parse_mention_text
 from checks.model import Report, Result, Status, verdict_for
 from checks.settings import ConfigError
 
@@ -208,7 +208,7 @@ def test_mention_text() -> None:
 
 
 def test_redis_store_is_shared_between_replicas(redis_url: str) -> None:
-    from bot.dedupe import RedisSeenStore
+    from bot.slack.dedupe import RedisSeenStore
     from checks.cache import redis_client
 
     prefix = f"fpcheck:test:{time.monotonic_ns()}:"
@@ -221,7 +221,7 @@ def test_redis_store_is_shared_between_replicas(redis_url: str) -> None:
 
 
 def test_redis_store_handles_the_event_when_redis_is_down(caplog: pytest.LogCaptureFixture) -> None:
-    from bot.dedupe import RedisSeenStore
+    from bot.slack.dedupe import RedisSeenStore
     from checks.cache import redis_client
 
     down = RedisSeenStore(redis_client("redis://127.0.0.1:9/0"))

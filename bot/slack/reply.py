@@ -1,0 +1,105 @@
+"""Answering in Slack when the happy path is not there: checked response_url replies, ephemeral
+whispers, the wording of a Web API failure, and the notes on a privately delivered report."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.service import Asker, new_ref
+from bot.slack.blocks import NOT_IN_CHANNEL_NOTE, NOTE_BLOCK_ID, PRIVATE_NOTE, escape, refused_note
+
+log = logging.getLogger("fpcheck.slack")
+
+NO_POST_HERE = ("not_in_channel", "channel_not_found")
+_NON_JSON = "Received a response in a non-JSON format"  # slack_sdk's error for a garbled body
+_ERROR_CODE = re.compile(r"^[a-z0-9_]{1,80}$")
+
+
+class DeliveryError(RuntimeError):
+    """Slack would not take a message through a response_url."""
+
+
+def respond_checked(respond: Callable[..., Any], **kwargs: Any) -> None:
+    """respond() does not raise when Slack refuses (expired or used-up response_url): check."""
+    resp = respond(**kwargs)
+    status = getattr(resp, "status_code", None)
+    if status != 200:
+        raise DeliveryError(
+            f"Slack refused the message sent to the command's response_url (HTTP {status}); "
+            "a response_url expires after 30 minutes or 5 uses"
+        )
+
+
+def whisper(client: WebClient, asker: Asker, thread_ts: str | None, text: str) -> None:
+    """An ephemeral message to the asker in the thread; logged, never raised, if Slack refuses."""
+    try:
+        client.chat_postEphemeral(channel=asker.channel or "", user=asker.user or "", thread_ts=thread_ts, text=text)
+    except (SlackApiError, OSError) as exc:
+        log.warning("could not send an ephemeral message to %s: %s", asker.user, post_problem(exc))
+
+
+def too_late_text(query: str, waited: float) -> str:
+    return (
+        f":hourglass: fpcheck was too busy to check {escape(query)} in time (it waited {waited:.0f} s "
+        "for a free worker). Please ask again."
+    )
+
+
+def failure_reason(exc: Exception) -> str:
+    """What the audit line says went wrong: Slack's error code, else the exception's type."""
+    return f"Slack answered {exc.response.get('error')}" if isinstance(exc, SlackApiError) else type(exc).__name__
+
+
+def post_problem(exc: SlackApiError | OSError) -> str:
+    """Why a Web API call failed, short and safe to show: Slack's error code, or what went wrong
+    on the way (never a response body, which could be a whole proxy error page)."""
+    if isinstance(exc, SlackApiError):
+        error = exc.response.get("error")
+        status = getattr(exc.response, "status_code", None)
+        if isinstance(error, str) and _ERROR_CODE.match(error):
+            return error
+        if isinstance(error, str) and error.startswith(_NON_JSON):
+            return f"HTTP {status}, not JSON"
+        return f"HTTP {status}"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return "unreachable"
+
+
+def unconfirmed_note(problem: str) -> str:
+    # after a timeout the post may still appear late; the asker has the report either way
+    return (
+        f":information_source: Slack did not confirm my post in this channel (`{escape(problem)}`), "
+        "so here is the report, visible only to you."
+    )
+
+
+def fallback_note(channel: str | None, error: str) -> str:
+    if channel and channel.startswith("D"):
+        return ":information_source: I can't post in a direct message between people, so only you can see this report."
+    if error in NO_POST_HERE:
+        return NOT_IN_CHANNEL_NOTE
+    return refused_note(error)
+
+
+def note_of(message: dict) -> str | None:
+    """The note at the top of a private report, kept when Run again replaces it."""
+    blocks = message.get("blocks") or []
+    if blocks and blocks[0].get("block_id") == NOTE_BLOCK_ID:
+        return (blocks[0].get("text") or {}).get("text") or PRIVATE_NOTE
+    return PRIVATE_NOTE
+
+
+def last_resort(what: str, work: Callable[[], None]) -> None:
+    """Bolt only logs a lazy listener's exception as "Failed to run an internal function": make sure
+    whatever escaped the listener's own handling is logged with a reference id."""
+    try:
+        work()
+    except Exception:
+        log.exception("fpcheck %s listener failed, ref %s", what, new_ref())
