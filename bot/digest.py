@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from croniter import croniter
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.redis_state import set_forward
 from checks.query import QueryError
 from checks.settings import ConfigError
 from checks.sweep.window import MAX_SPAN, Window, zone
@@ -94,10 +95,7 @@ class RedisDigestState:
         return datetime.fromtimestamp(int(raw), UTC) if raw is not None else None
 
     def set_last_end(self, t: datetime) -> None:
-        # only forward: a slow replica must never move the state back
-        self.r.eval(
-            "local v = redis.call('GET', KEYS[1]); if (not v) or tonumber(v) < tonumber(ARGV[1]) then "
-            "redis.call('SET', KEYS[1], ARGV[1]) end return 1", 1, self.prefix + "last_end", int(t.timestamp()))
+        set_forward(self.r, self.prefix + "last_end", int(t.timestamp()))
 
     def try_lock(self, slot: datetime) -> bool:
         key = f"{self.prefix}lock:{int(slot.timestamp())}"

@@ -32,6 +32,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.audit import mask_email
 from bot.digest import FileDigestState
+from bot.redis_state import set_forward
 from checks import money
 from checks.settings import ConfigError
 from checks.sources import SourceError
@@ -111,10 +112,7 @@ class RedisWatchState:
         return int(raw) if raw is not None else None
 
     def set_cursor(self, t: int) -> None:
-        # only forward: a slow replica must never move the cursor back
-        self.r.eval(
-            "local v = redis.call('GET', KEYS[1]); if (not v) or tonumber(v) < tonumber(ARGV[1]) then "
-            "redis.call('SET', KEYS[1], ARGV[1]) end return 1", 1, self.p + "cursor", int(t))
+        set_forward(self.r, self.p + "cursor", int(t))
 
     def seen(self, event_id: str) -> bool:
         return self.r.zscore(self.p + "seen", event_id) is not None

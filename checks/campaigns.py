@@ -11,25 +11,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
+from pydantic import PrivateAttr, model_validator
+
+from checks.model import Frozen
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class FPPerson(_Frozen):
+class FPPerson(Frozen):
     id: int
     email: str | None = None
     name: str | None = None
 
 
-class FPCampaign(_Frozen):
+class FPCampaign(Frozen):
     id: int
     name: str | None = None
 
 
-class PromoterCampaign(_Frozen):
+class PromoterCampaign(Frozen):
     id: int
     campaign_id: int | None = None
     promoter_id: int | None = None
@@ -44,7 +42,7 @@ def _fold(coupon: str | None) -> str:
     return (coupon or "").strip().casefold()
 
 
-class CampaignIndex(_Frozen):
+class CampaignIndex(Frozen):
     campaigns: tuple[PromoterCampaign, ...] = ()
     complete: bool = True  # False: still being read; lookups see only the pages read so far
     pages_read: int = 0

@@ -8,20 +8,17 @@ that was not read because something it depends on is missing has `skipped` set.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field
 
 # the promoter-campaign types live with their index; importable from here as before
 from checks.campaigns import CampaignIndex, FPCampaign, FPPerson, PromoterCampaign  # noqa: F401
+from checks.model import Frozen
 
 T = TypeVar("T")
 
 Mode = Literal["live", "test"]
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
 
 
 class Fetch(Frozen, Generic[T]):
@@ -50,6 +47,12 @@ class Fetch(Frozen, Generic[T]):
     @classmethod
     def not_read(cls, reason: str) -> Fetch[T]:
         return cls(skipped=reason)
+
+
+def fact(label: str, not_read: str = "not read") -> Any:
+    """A fetched fact's field: `label` names it in "Could not read <label>: ..." reasons; until a reader
+    fills it, it is not read for the reason given."""
+    return Field(default=Fetch.not_read(not_read), title=label)
 
 
 # ---------------------------------------------------------------- the question asked
@@ -227,22 +230,20 @@ class TrackingCoupon(Frozen):
 
 class StripeFacts(Frozen):
     key_mode: Mode | None = None  # from the key prefix (sk_/rk_ + live/test)
-    account: Fetch[StripeAccount] = Fetch.not_read("not read")
-    customers: Fetch[tuple[StripeCustomer, ...]] = Fetch.not_read("not read")
-    invoices: Fetch[tuple[StripeInvoice, ...]] = Fetch.not_read("not read")
-    charges: Fetch[tuple[StripeCharge, ...]] = Fetch.not_read("not read")
-    subscriptions: Fetch[tuple[StripeSubscription, ...]] = Fetch.not_read("not read")
+    account: Fetch[StripeAccount] = fact("the Stripe account")
+    customers: Fetch[tuple[StripeCustomer, ...]] = fact("Stripe customers")
+    invoices: Fetch[tuple[StripeInvoice, ...]] = fact("Stripe invoices")
+    charges: Fetch[tuple[StripeCharge, ...]] = fact("Stripe charges")
+    subscriptions: Fetch[tuple[StripeSubscription, ...]] = fact("Stripe subscriptions")
     # customers with the query's email (or id) under the other mode's key, when that key is configured
-    other_mode_customers: Fetch[tuple[StripeCustomer, ...]] = Fetch.not_read(
-        "STRIPE_OTHER_MODE_API_KEY is not set"
-    )
+    other_mode_customers: Fetch[tuple[StripeCustomer, ...]] = fact("Stripe customers in the other mode", "STRIPE_OTHER_MODE_API_KEY is not set")
     # Checkout Sessions whose customer_details.email is the person's email: guest payments, fp_tid,
     # client_reference_id
-    checkout_sessions: Fetch[tuple[StripeCheckoutSession, ...]] = Fetch.not_read("not read")
+    checkout_sessions: Fetch[tuple[StripeCheckoutSession, ...]] = fact("Stripe Checkout Sessions")
     # succeeded charges behind guest Checkout Sessions (customer null), by their PaymentIntent
-    guest_charges: Fetch[tuple[StripeCharge, ...]] = Fetch.not_read("no guest Checkout Session")
+    guest_charges: Fetch[tuple[StripeCharge, ...]] = fact("the charges of guest Checkout payments", "no guest Checkout Session")
     # keyed by the tracking coupon value of the referral's promoter campaign (and of the invoice)
-    tracking_coupon: Fetch[TrackingCoupon] = Fetch.not_read("no tracking coupon to look up")
+    tracking_coupon: Fetch[TrackingCoupon] = fact("the tracking coupon in Stripe", "no tracking coupon to look up")
 
 
 # ---------------------------------------------------------------- FirstPromoter
@@ -295,9 +296,9 @@ class Commission(Frozen):
 
 
 class FPFacts(Frozen):
-    referral: Fetch[ReferralLookup] = Fetch.not_read("not read")
-    promoter_campaigns: Fetch[CampaignIndex] = Fetch.not_read("not read")
-    commissions: Fetch[tuple[Commission, ...]] = Fetch.not_read("not read")
+    referral: Fetch[ReferralLookup] = fact("the FirstPromoter referral")
+    promoter_campaigns: Fetch[CampaignIndex] = fact("FirstPromoter promoter campaigns")
+    commissions: Fetch[tuple[Commission, ...]] = fact("FirstPromoter commissions")
 
 
 # ---------------------------------------------------------------- the snapshot
@@ -318,3 +319,15 @@ class Facts(Frozen):
         if not isinstance(obj, Fetch):
             raise TypeError(f"{path} is not a fetched fact")
         return obj
+
+    @classmethod
+    def label(cls, path: str) -> str | None:
+        """The human name a fetched fact declares (`fact("Stripe invoices")`); None for no such fact."""
+        model: object = cls
+        title = None
+        for part in path.split("."):
+            fields = getattr(model, "model_fields", None)
+            if not isinstance(fields, dict) or part not in fields:
+                return None
+            model, title = fields[part].annotation, fields[part].title
+        return title

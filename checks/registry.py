@@ -18,23 +18,6 @@ log = logging.getLogger(__name__)
 
 RuleFunc = Callable[[Facts], Outcome]
 
-# Human names for facts, used in "could not read ..." reasons.
-FACT_LABELS = {
-    "stripe.account": "the Stripe account",
-    "stripe.customers": "Stripe customers",
-    "stripe.invoices": "Stripe invoices",
-    "stripe.charges": "Stripe charges",
-    "stripe.subscriptions": "Stripe subscriptions",
-    "stripe.other_mode_customers": "Stripe customers in the other mode",
-    "stripe.tracking_coupon": "the tracking coupon in Stripe",
-    "stripe.checkout_sessions": "Stripe Checkout Sessions",
-    "stripe.guest_charges": "the charges of guest Checkout payments",
-    "fp.referral": "the FirstPromoter referral",
-    "fp.promoter_campaigns": "FirstPromoter promoter campaigns",
-    "fp.commissions": "FirstPromoter commissions",
-}
-
-
 @dataclass(frozen=True)
 class Rule:
     id: str
@@ -54,7 +37,7 @@ def rule(check_id: str, *, title: str, order: int, needs: Iterable[str] = ()) ->
     def register(func: RuleFunc) -> RuleFunc:
         if check_id in _RULES and _RULES[check_id].func is not func:
             raise ValueError(f"check id {check_id!r} registered twice")
-        unknown = [n for n in needs if n not in FACT_LABELS]
+        unknown = [n for n in needs if Facts.label(n) is None]
         if unknown:
             raise ValueError(f"{check_id}: unknown facts {unknown}")
         _RULES[check_id] = Rule(check_id, title, order, tuple(needs), func)
@@ -77,7 +60,7 @@ def run_rule(r: Rule, facts: Facts) -> Result:
                 id=r.id,
                 title=r.title,
                 status=Status.ERROR,
-                summary=f"Could not read {FACT_LABELS[need]}: {fetched.error}",
+                summary=f"Could not read {Facts.label(need)}: {fetched.error}",
             )
     try:
         out = r.func(facts)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Literal
 from urllib.parse import urlsplit
 
 _CONTROL_OR_NON_ASCII = re.compile(r"[^\x21-\x7e]")  # printable ASCII without space
@@ -48,6 +49,15 @@ def http_url(value: object) -> object:
     if not ok or _CONTROL_OR_NON_ASCII.search(value):
         raise ValueError("must be an http:// or https:// URL with a host, like https://api.example.com")
     return value
+
+
+def key_mode(key: str | None) -> Literal["live", "test"] | None:
+    """The mode a Stripe secret or restricted key works in, from its prefix; None for any other value."""
+    if (key or "").startswith(("sk_live_", "rk_live_")):
+        return "live"
+    if (key or "").startswith(("sk_test_", "rk_test_")):
+        return "test"
+    return None
 
 
 def stripe_key_problem(key: str) -> str | None:

@@ -13,6 +13,7 @@ from checks.setting_values import (
     clean_secret,
     firstpromoter_key_problem,
     http_url,
+    key_mode,
     seconds,
     stripe_key_problem,
 )
@@ -20,16 +21,8 @@ from checks.setting_values import (
 DEFAULT_STRIPE_API_BASE = "https://api.stripe.com"
 DEFAULT_FP_API_BASE = "https://api.firstpromoter.com/api/v2/company"
 
-_KEY = re.compile(r"^(sk|rk)_(live|test)_[A-Za-z0-9]+$")
-
-
 class ConfigError(ValueError):
     """Missing or malformed configuration; `str(exc)` is one line naming the setting, never its value."""
-
-
-def key_mode(key: str | None) -> Mode | None:
-    m = _KEY.match(key or "")
-    return m.group(2) if m else None  # type: ignore[return-value]
 
 
 class Settings(BaseSettings):

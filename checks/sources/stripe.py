@@ -44,6 +44,7 @@ from checks.facts import (
     TrackingCoupon,
 )
 from checks.ratelimit import Limiter, RateLimitWait
+from checks.setting_values import key_mode
 from checks.sources import Listed, SourceError
 
 log = logging.getLogger(__name__)
@@ -72,15 +73,6 @@ CHARGE_EXPAND = "data.balance_transaction"
 _SECRET_RX = re.compile(r"\b(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9*._\-]*")
 _PERMISSION_RX = re.compile(r"Having the '(rak_\w+)' permission")
 _ACCOUNT_RX = re.compile(r"on account '(acct_[A-Za-z0-9]+)'")
-
-
-def key_mode(api_key: str | None) -> Mode | None:
-    key = api_key or ""
-    if key.startswith(("sk_live_", "rk_live_")):
-        return "live"
-    if key.startswith(("sk_test_", "rk_test_")):
-        return "test"
-    return None
 
 
 def redact(text: str) -> str:

@@ -23,9 +23,6 @@ class Window:
     def span(self) -> timedelta:
         return self.end - self.start
 
-    def contains(self, t: datetime) -> bool:
-        return self.start <= t <= self.end
-
     def label(self) -> str:
         """"7 days", "36 hours": how long the window is, for the summary line."""
         hours = self.span.total_seconds() / 3600
