@@ -13,9 +13,7 @@ a slow Stripe stays slow, and the report must come back within seconds.
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import random
 import re
 import threading
 import time
@@ -43,9 +41,10 @@ from checks.facts import (
     StripeSubscription,
     TrackingCoupon,
 )
-from checks.ratelimit import Limiter, RateLimitWait
+from checks.ratelimit import Limiter
 from checks.setting_values import key_mode
 from checks.sources import Listed, SourceError
+from checks.sources.upstream import Backoff, Gate, get_only, retry_after
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -98,6 +97,10 @@ class _Failure:
     permission: str | None = None  # the rak_… permission a 403 names
 
 
+class ReadOnlyRefusal(stripe.APIConnectionError):
+    """The client refused to send a write: raised as the SDK's own error, so the SDK lets it through."""
+
+
 class _GetOnlyClient(stripe.RequestsClient):
     """The SDK's requests client, counting calls and refusing anything but GET."""
 
@@ -106,8 +109,9 @@ class _GetOnlyClient(stripe.RequestsClient):
         self._on_call = on_call
 
     def request(self, method: str, url: str, headers: Any, post_data: Any = None) -> Any:  # type: ignore[override]
-        if method.lower() != "get":
-            raise stripe.APIConnectionError(f"fpcheck is read-only: refused to send {method.upper()}")
+        refused = get_only(method)
+        if refused:
+            raise ReadOnlyRefusal(f"fpcheck is read-only: refused to send {refused}")
         self._on_call()
         if getattr(self._thread_local, "session", None) is None:
             # the SDK keeps one Session per thread; ours clamps each timeout to the run's deadline
@@ -135,6 +139,7 @@ class StripeReader:
         self.retries = max(0, retries)
         self.backoff = backoff
         self.max_wait = max_wait
+        self._backoff = Backoff(self.retries, backoff, max_wait)
         self.key_name = key_name
         self.api_base = (api_base or DEFAULT_API_BASE).rstrip("/")
         self.host = urlsplit(self.api_base).netloc or self.api_base
@@ -143,11 +148,11 @@ class StripeReader:
         # Permissions this key was found to lack for optional expands (asked once per reader).
         self._lacks: set[str] = set()
         self._lacks_settlement: str | None = None  # the permission balance transactions need, once refused
-        self._calls = 0
         self._lock = threading.Lock()
-        self._limiter = limiter
+        self._gate = Gate("Stripe", limiter)
         self._connect_timeout = min(CONNECT_TIMEOUT, timeout)
-        self._http = _GetOnlyClient(self._count, timeout=(self._connect_timeout, timeout))
+        # a SourceError from the gate passes through the SDK untouched: no retry, a clear reason
+        self._http = _GetOnlyClient(self._gate.enter, timeout=(self._connect_timeout, timeout))
         self._client = stripe.StripeClient(
             self._key,
             base_addresses={"api": self.api_base},
@@ -156,22 +161,10 @@ class StripeReader:
         )
 
     # ------------------------------------------------------------------ bookkeeping
-    def _count(self) -> None:
-        deadline.check()  # a SourceError: no new attempt once the run's deadline has passed
-        if self._limiter is not None:
-            try:
-                self._limiter.acquire()
-            except RateLimitWait as exc:
-                # a SourceError passes through the SDK untouched: no retry, a clear reason
-                raise SourceError(f"fpcheck's own Stripe rate limit is saturated ({exc}); try again shortly") from None
-        with self._lock:
-            self._calls += 1
-
     @property
     def calls(self) -> int:
         """HTTP requests sent so far (retries included)."""
-        with self._lock:
-            return self._calls
+        return self._gate.calls
 
     @property
     def key_mode(self) -> Mode | None:
@@ -430,8 +423,8 @@ class StripeReader:
             except stripe.StripeError as exc:
                 failure = self._classify(exc)
             failures.append(failure)
-            if failure.kind == "rate_limit" and self._limiter is not None:
-                self._limiter.pause(failure.wait or 1.0)  # one 429 slows every sender of this budget
+            if failure.kind == "rate_limit":
+                self._gate.pause(failure.wait or 1.0)  # one 429 slows every sender of this budget
             if not failure.retry or attempt == self.retries:
                 break
             if failure.wait is not None:
@@ -442,7 +435,7 @@ class StripeReader:
                     break
                 delay = failure.wait
             else:
-                delay = self.backoff * (2**attempt) * random.uniform(0.5, 1.0)
+                delay = self._backoff.delay(attempt + 1)
             delay = min(delay, self.max_wait - waited)
             if not deadline.allows(delay):
                 break  # no retry can finish before the run's deadline
@@ -474,7 +467,7 @@ class StripeReader:
         if isinstance(exc, stripe.APIConnectionError) or status is None:
             return self._network(exc)
         if status == 429 or isinstance(exc, stripe.RateLimitError):
-            return _Failure("Stripe rate-limited us (429)", may_retry, "rate_limit", _retry_after(headers))
+            return _Failure("Stripe rate-limited us (429)", may_retry, "rate_limit", retry_after(headers))
         if status >= 500:
             return _Failure(f"Stripe answered {status} (server error{rid})", may_retry, "server")
         if status == 401:
@@ -498,6 +491,8 @@ class StripeReader:
     def _network(self, exc: stripe.StripeError) -> _Failure:
         cause = exc.__cause__
         text = str(cause or exc)
+        if isinstance(exc, ReadOnlyRefusal):  # by its type: its text says "refused" too
+            return _Failure(text, False, "other")
         if isinstance(cause, requests.exceptions.ConnectTimeout):
             return _Failure(f"could not connect to Stripe at {self.host} within {self._connect_timeout:g} s", True, "network")
         if isinstance(cause, requests.exceptions.Timeout):
@@ -510,8 +505,6 @@ class StripeReader:
             return _Failure("Stripe closed the connection without answering", True, "network")
         if any(s in text for s in ("NameResolution", "Name or service not known", "nodename nor servname")):
             return _Failure(f"could not resolve Stripe's host {self.host}", True, "network")
-        if "read-only" in text:
-            return _Failure(text, False, "other")
         return _Failure(f"could not reach Stripe at {self.host} (network error)", True, "network")
 
     def _parse(self, what: str, fn: Callable[[], T]) -> T:
@@ -547,21 +540,6 @@ def _expand_limit(permission: str) -> str:
 def _settlement_unread(permission: str) -> str:
     who = f"the Stripe key lacks '{permission}'" if permission else "Stripe refused to expand it (403)"
     return f"{who}, so the amount the account received (the charge's balance transaction) was not read"
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _short(text: str, limit: int = 240) -> str:
