@@ -20,7 +20,8 @@ logger = logging.getLogger("fpcheck.audit")
 
 Via = Literal["command", "mention", "button"]
 # expired: the request waited in the queue past its deadline, so it was not checked
-Outcome = Literal["delivered", "fallback", "denied", "failed", "expired"]
+# how a run ended for the asker (the audit line's "outcome"); checks.model.Outcome is what a rule returns
+Ending = Literal["delivered", "fallback", "denied", "failed", "expired"]
 
 
 def mask_email(text: str) -> str:
@@ -39,7 +40,7 @@ def record(
     channel: str | None,
     team: str | None,
     query: str,
-    outcome: Outcome,
+    outcome: Ending,
     report: Report | None = None,
     started: float | None = None,
     detail: str | None = None,

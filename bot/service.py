@@ -125,7 +125,7 @@ class Service:
 
     # ------------------------------------------------------------------ the audit line of a run
     def delivered(
-        self, request: Request, outcome: audit.Outcome, report: Report, detail: str | None = None
+        self, request: Request, outcome: audit.Ending, report: Report, detail: str | None = None
     ) -> None:
         self._record(request.via, request.ref, request.asker, request.query.raw, outcome, report,
                      request.started, detail)
@@ -159,7 +159,7 @@ class Service:
         ref: str,
         asker: Asker,
         query: str,
-        outcome: audit.Outcome,
+        outcome: audit.Ending,
         report: Report | None,
         started: float,
         detail: str | None,

@@ -75,7 +75,7 @@ def _run(
             )
             respond_checked(respond, text=fallback_text(report), blocks=blocks, response_type="ephemeral",
                             replace_original=True)
-            outcome: audit.Outcome = "fallback"
+            outcome: audit.Ending = "fallback"
         else:
             blocks = report_blocks(report, asked_by=rerun.asked_by, rerun=rerun, rerun_by=asker.user)
             client.chat_update(

@@ -89,7 +89,7 @@ def _run(service: Service, request: Request, client: WebClient, respond: Callabl
 
 def _deliver(
     client: WebClient, respond: Callable[..., Any], request: Request, report: Report
-) -> tuple[audit.Outcome, str | None]:
+) -> tuple[audit.Ending, str | None]:
     asker, query = request.asker, request.query
     try:
         parent = client.chat_postMessage(

@@ -22,12 +22,12 @@ from checks.sweep.events import Ref, WatchStripe
 from checks.sweep.join import Payment, build_payments, join
 from checks.sweep.run import _query
 
-Outcome = Literal["not_a_sale", "not_a_referral", "credited", "cleared", "lost"]
+Fate = Literal["not_a_sale", "not_a_referral", "credited", "cleared", "lost"]
 
 
 @dataclass
 class Judged:
-    outcome: Outcome
+    outcome: Fate
     payment: Payment | None = None
     report: Report | None = None  # the diagnosis, for "cleared" and "lost"
     matched_by: tuple[str, ...] = ()
@@ -71,5 +71,5 @@ def judge(engine: Engine, stripe: WatchStripe, fp: FirstPromoterReader, refs: li
         return Judged("credited", p, matched_by=first.candidates[0].matched_by)
     cand = joined.candidates[0]
     report = engine.check(_query(p))
-    outcome: Outcome = "cleared" if report.verdict.status is Status.PASS else "lost"
+    outcome: Fate = "cleared" if report.verdict.status is Status.PASS else "lost"
     return Judged(outcome, p, report, cand.matched_by)
