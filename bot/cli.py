@@ -127,7 +127,8 @@ def cmd_check(args: argparse.Namespace, started: float) -> int:
     with deadline.bound(deadline.Deadline(settings.fpcheck_deadline, start=started)):
         from checks.engine import Engine
 
-        report = Service(Engine(settings)).check(query, only=only)
+        engine = Engine(settings)
+        report = Service(engine).check(query, only=only)
     _print(report, args.json, args.verbose)
     sys.stdout.flush()
     # a build of the promoter-campaign index this run started: let it finish so the next run finds

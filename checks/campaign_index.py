@@ -36,7 +36,7 @@ from pydantic import BaseModel, ValidationError
 
 from checks.campaigns import CampaignIndex, PromoterCampaign
 from checks.sources import SourceError
-from checks.sources.firstpromoter import FirstPromoterReader
+from checks.sources.protocols import FirstPromoterSource
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ class _Build:
         self.scope = scope
         self.started = started
         self.pages: dict[int, tuple[PromoterCampaign, ...]] = {}
-        self.reader: FirstPromoterReader | None = None
+        self.reader: FirstPromoterSource | None = None
         self.error: str | None = None
         self.result: CampaignIndex | None = None
         self.done = threading.Event()
@@ -208,7 +208,7 @@ class CampaignIndexer:
         self,
         store: Store,
         ttl: float,
-        make_reader: Callable[[], FirstPromoterReader],
+        make_reader: Callable[[], FirstPromoterSource],
         *,
         scope: str,
         workers: int = 6,
@@ -401,7 +401,7 @@ class CampaignIndexer:
             build.done.set()
 
     def _read_all(
-        self, build: _Build, reader: FirstPromoterReader, token: bytes
+        self, build: _Build, reader: FirstPromoterSource, token: bytes
     ) -> tuple[tuple[PromoterCampaign, ...], int]:
         last: int | None = None  # the last page, once a short page showed where the list ends
         next_page = 1

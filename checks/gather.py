@@ -42,8 +42,8 @@ from checks.facts import (
     TrackingCoupon,
 )
 from checks.sources import Listed, SourceError
-from checks.sources.firstpromoter import FirstPromoterReader
-from checks.sources.stripe import MAX_PAGES, PAGE_SIZE, StripeReader
+from checks.sources.protocols import FirstPromoterSource, StripeSource
+from checks.sources.stripe import MAX_PAGES, PAGE_SIZE
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,9 +65,9 @@ class Gatherer:
     def __init__(
         self,
         *,
-        stripe: StripeReader,
-        fp: FirstPromoterReader,
-        other_mode: StripeReader | None,
+        stripe: StripeSource,
+        fp: FirstPromoterSource,
+        other_mode: StripeSource | None,
         cache: Cache,
         cache_ttl: float,
         cache_scope: str,

@@ -19,11 +19,8 @@ The reader can only send GET: its session refuses any other method before a byte
 from __future__ import annotations
 
 import logging
-import random
-import threading
 import time
 from collections.abc import Iterator, Sequence
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal, NoReturn, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -32,8 +29,10 @@ from pydantic import BaseModel, ValidationError
 
 from checks import deadline
 from checks.facts import Commission, PromoterCampaign, Referral, ReferralLookup
-from checks.ratelimit import DEFAULT_PAUSE, Limiter, RateLimitWait
+from checks.ratelimit import DEFAULT_PAUSE, Limiter
 from checks.sources import SourceError
+from checks.sources.upstream import Backoff, Gate, ReadOnlyViolation, Redactor, get_only
+from checks.sources.upstream import retry_after as upstream_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +40,6 @@ DEFAULT_API_BASE = "https://api.firstpromoter.com/api/v2/company"
 MAX_UIDS = 5  # uids tried one by one with find_by=uid; each is a request against the 400/min budget
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class ReadOnlyViolation(SourceError):
-    """Something tried to send a non-GET request through the reader's session."""
 
 
 class _GetOnlySession(deadline.DeadlineSession):
@@ -61,9 +56,9 @@ class _GetOnlySession(deadline.DeadlineSession):
 
     @staticmethod
     def _check(method: str | bytes | None) -> None:
-        name = method.decode() if isinstance(method, bytes) else (method or "")
-        if name.upper() != "GET":
-            raise ReadOnlyViolation(f"fpcheck is read-only towards FirstPromoter: refused to send {name}")
+        refused = get_only(method)
+        if refused is not None:
+            raise ReadOnlyViolation(f"fpcheck is read-only towards FirstPromoter: refused to send {refused}")
 
 
 class _Miss:
@@ -93,7 +88,6 @@ class FirstPromoterReader:
             raise SourceError("FIRSTPROMOTER_API_KEY is not set")
         if not account_id:
             raise SourceError("FIRSTPROMOTER_ACCOUNT_ID is not set")
-        self._key = api_key
         self.account_id = account_id
         self.api_base = api_base.rstrip("/")
         self.timeout = timeout
@@ -101,12 +95,12 @@ class FirstPromoterReader:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_total_wait = max_total_wait
+        self._backoff = Backoff(self.retries, backoff_base, max_total_wait, cap=backoff_cap)
         self.per_page = per_page
         self.max_pages = max_pages
         self._host = urlsplit(self.api_base).netloc or self.api_base
-        self._calls = 0
-        self._calls_lock = threading.Lock()
-        self._limiter = limiter
+        self._gate = Gate("FirstPromoter", limiter)
+        self._redact = Redactor([api_key])
         self._session = _GetOnlySession()
         self._session.headers.update(
             {
@@ -123,8 +117,7 @@ class FirstPromoterReader:
     @property
     def calls(self) -> int:
         """HTTP requests sent so far (every attempt counts)."""
-        with self._calls_lock:
-            return self._calls
+        return self._gate.calls
 
     def close(self) -> None:
         self._session.close()
@@ -253,14 +246,7 @@ class FirstPromoterReader:
         attempt = 0
         while True:
             attempt += 1
-            deadline.check()  # no new attempt once the run's deadline has passed
-            if self._limiter is not None:
-                try:
-                    self._limiter.acquire()
-                except RateLimitWait as exc:
-                    self._fail(f"fpcheck's own FirstPromoter rate limit is saturated ({exc}); try again shortly")
-            with self._calls_lock:
-                self._calls += 1
+            self._gate.enter()  # the run's deadline, the rate limit, the count
             retry_after: float | None = None
             try:
                 resp = self._session.get(url, params=params, timeout=self.timeout, allow_redirects=False)
@@ -275,12 +261,12 @@ class FirstPromoterReader:
             else:
                 if resp.status_code == 429:
                     problem = "FirstPromoter answered 429 (rate limited)"
-                    retry_after = _retry_after(resp)
-                    if self._limiter is not None:  # every sender of this account's budget slows down
-                        self._limiter.pause(retry_after if retry_after is not None else DEFAULT_PAUSE)
+                    retry_after = upstream_retry_after(resp.headers)
+                    # every sender of this account's budget slows down
+                    self._gate.pause(retry_after if retry_after is not None else DEFAULT_PAUSE)
                 elif resp.status_code >= 500:
                     problem = f"FirstPromoter answered {resp.status_code} (server error)"
-                    retry_after = _retry_after(resp)
+                    retry_after = upstream_retry_after(resp.headers)
                 else:
                     return self._result(resp, label, miss_ok)
 
@@ -295,8 +281,7 @@ class FirstPromoterReader:
                                f"this check waits ({self.max_total_wait:g} s); {gave_up}")
                 delay = retry_after
             else:
-                delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
-                delay *= random.uniform(0.5, 1.0)  # jitter: parallel runs do not retry in step
+                delay = self._backoff.delay(attempt)
                 if budget <= 0:
                     self._fail(f"{problem} on GET {label}; {gave_up}")
                 delay = min(delay, budget)
@@ -349,25 +334,10 @@ class FirstPromoterReader:
 
     def _fail(self, reason: str) -> NoReturn:
         # Belt and braces: nothing upstream should echo the key, but a reason must never carry it.
-        raise SourceError(reason.replace(self._key, "[redacted]"))
+        raise SourceError(self._redact(reason))
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _retry_after(resp: requests.Response) -> float | None:
-    """`Retry-After` in seconds (delta or HTTP date), if the server sent one."""
-    raw = resp.headers.get("Retry-After")
-    if not raw:
-        return None
-    try:
-        return max(float(raw), 0.0)
-    except ValueError:
-        pass
-    try:
-        return max(parsedate_to_datetime(raw).timestamp() - time.time(), 0.0)
-    except (TypeError, ValueError):
-        return None
 
 
 def _message(resp: requests.Response) -> str | None:

@@ -1,4 +1,4 @@
-"""What the fetch plan (checks/gather.py) needs from each upstream's reader: the reads, not the class.
+"""What the fetch plan (checks/gather.py) and the campaign index need from each upstream's reader: the reads, not the class.
 
 The concrete readers (checks/sources/stripe.py, checks/sources/firstpromoter.py) satisfy these; a test
 or another source can stand in with anything that has the same methods.
@@ -7,6 +7,7 @@ or another source can stand in with anything that has the same methods.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from checks.facts import (
@@ -43,7 +44,7 @@ class StripeSource(Counted, Protocol):
 
     def customers_by_fp_uid(self, uid: str) -> Sequence[StripeCustomer]: ...
 
-    def invoices(self, customer_id: str) -> Sequence[StripeInvoice]: ...
+    def invoices(self, customer_id: str, paid_since: datetime | None = None) -> Sequence[StripeInvoice]: ...
 
     def charges(self, customer_id: str) -> Sequence[StripeCharge]: ...
 
@@ -60,5 +61,7 @@ class FirstPromoterSource(Counted, Protocol):
     def find_referral(self, email: str | None, uids: Sequence[str] = ()) -> ReferralLookup: ...
 
     def promoter_campaigns(self) -> tuple[PromoterCampaign, ...]: ...
+
+    def promoter_campaign_page(self, page: int) -> tuple[tuple[PromoterCampaign, ...], bool]: ...
 
     def commissions(self, q: str) -> tuple[Commission, ...]: ...

@@ -111,7 +111,7 @@ class _GetOnlyClient(stripe.RequestsClient):
     def request(self, method: str, url: str, headers: Any, post_data: Any = None) -> Any:  # type: ignore[override]
         refused = get_only(method)
         if refused:
-            raise ReadOnlyRefusal(f"fpcheck is read-only: refused to send {refused}")
+            raise ReadOnlyRefusal(f"fpcheck is read-only: refused to send {refused.upper()}")
         self._on_call()
         if getattr(self._thread_local, "session", None) is None:
             # the SDK keeps one Session per thread; ours clamps each timeout to the run's deadline

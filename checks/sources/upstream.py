@@ -30,9 +30,9 @@ class ReadOnlyViolation(SourceError):
 
 
 def get_only(method: str | bytes | None) -> str | None:
-    """None for GET; otherwise the method's name, which a reader must refuse to send."""
+    """None for GET; otherwise the method's name as given, which a reader must refuse to send."""
     name = method.decode() if isinstance(method, bytes) else (method or "")
-    return None if name.upper() == "GET" else name.upper()
+    return None if name.upper() == "GET" else name
 
 
 class Gate:
