@@ -15,8 +15,8 @@ import time
 from checks.cache import MemoryCache
 from checks.engine import Engine
 from checks.query import parse_query
-from checks.sandbox.runner import Sandbox
-from checks.sandbox.scenarios import SCENARIOS
+from sandbox.runner import Sandbox
+from sandbox.scenarios import SCENARIOS
 
 # The longest chain of calls that cannot start before the previous one answered, for an email
 # query with a cold cache: referral lookup -> (promoter campaigns, 2 pages: page 2 waits for page 1)

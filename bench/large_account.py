@@ -42,10 +42,10 @@ import slack_load as sl  # noqa: E402
 from checks.engine import Engine  # noqa: E402
 from checks.model import Status  # noqa: E402
 from checks.query import parse_query  # noqa: E402
-from checks.sandbox.runner import Sandbox  # noqa: E402
-from checks.sandbox.scenarios import PC_ANA  # noqa: E402
 from checks.sources import SourceError  # noqa: E402
 from checks.sources.firstpromoter import FirstPromoterReader  # noqa: E402
+from sandbox.runner import Sandbox  # noqa: E402
+from sandbox.scenarios import PC_ANA  # noqa: E402
 
 EMAIL = "healthy@example.com"
 # warm: customers -> their invoices (2 deep); the referral, commissions and the rest run beside them

@@ -1,7 +1,7 @@
 """fpcheck in Slack under load: acknowledgement latency, time to the threaded report, upstream calls
 per check, and a burst of commands at once.  A script run by hand that prints figures; not a test.
 
-Everything runs on 127.0.0.1: the seeded Stripe and FirstPromoter stand-ins (checks/sandbox) and
+Everything runs on 127.0.0.1: the seeded Stripe and FirstPromoter stand-ins (sandbox) and
 the Slack Web API stand-in (tests/stand_ins/slack_api.py), each adding LATENCY seconds to every
 call.  Commands are signed like Slack signs them and sent over HTTP to the real Bolt app.
 
@@ -52,8 +52,8 @@ from bot.slack.settings import load_slack_settings  # noqa: E402
 from checks.cache import MemoryCache  # noqa: E402
 from checks.engine import Engine  # noqa: E402
 from checks.ratelimit import stripe_bucket  # noqa: E402
-from checks.sandbox.runner import Sandbox  # noqa: E402
-from checks.sandbox.scenarios import SCENARIOS, STRIPE_LIVE_KEY, Scenario, by_name  # noqa: E402
+from sandbox.runner import Sandbox  # noqa: E402
+from sandbox.scenarios import SCENARIOS, STRIPE_LIVE_KEY, Scenario, by_name  # noqa: E402
 
 BOT_TOKEN = "xoxb-1111-2222-fpcheckBenchBotToken0b1d"
 SIGNING_SECRET = "fpcheck-bench-signing-secret-4e9a11c3"

@@ -1,7 +1,7 @@
 """`fpcheck sweep` over a seeded month, every upstream call LATENCY seconds slower.
 
 Seeds the stand-ins with --invoices paid invoices, --referrals referrals, --commissions commissions
-and --lost lost commissions of known causes (checks/sandbox/month_seed.py), runs `fpcheck sweep
+and --lost lost commissions of known causes (sandbox/month_seed.py), runs `fpcheck sweep
 --since 31d --json` in its own process, and prints:
 - lost found / lost seeded and false alarms (target 100% and 0);
 - upstream calls against what the design needs: one pass over every listing (pages needed) plus
@@ -23,10 +23,10 @@ import sys
 import time
 
 from bot.sweep_demo import month_settings
-from checks.sandbox.fp_server import FirstPromoterStandIn
-from checks.sandbox.month_seed import seed_month
-from checks.sandbox.stripe_server import StripeStandIn
 from checks.sweep.lists import FP_WAVE
+from sandbox.fp_server import FirstPromoterStandIn
+from sandbox.month_seed import seed_month
+from sandbox.stripe_server import StripeStandIn
 
 # checks/ratelimit.py: Stripe test mode 18/s after a burst of 5; FirstPromoter 3/s after 120
 STRIPE_RATE, STRIPE_BURST, FP_RATE, FP_BURST = 18.0, 5, 3.0, 120

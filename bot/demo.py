@@ -16,8 +16,8 @@ from bot.visible import visible
 from checks.engine import Engine
 from checks.model import Report
 from checks.query import QueryError, parse_query
-from checks.sandbox.runner import Sandbox
-from checks.sandbox.scenarios import SCENARIOS, Scenario
+from sandbox.runner import Sandbox
+from sandbox.scenarios import SCENARIOS, Scenario
 
 
 def _pick(names: Sequence[str]) -> list[Scenario]:

@@ -6,13 +6,13 @@ import json
 from datetime import UTC, datetime
 
 from bot.sweep_cli import exit_code, progress_bar, render
-from checks.sandbox import scenarios as sc
-from checks.sandbox.fp_server import FirstPromoterStandIn
-from checks.sandbox.month_seed import LOST_CAUSES, seed_month
-from checks.sandbox.stripe_server import StripeStandIn
 from checks.settings import Settings, load_settings
 from checks.sweep.run import Sweeper
 from checks.sweep.window import parse_since
+from sandbox import scenarios as sc
+from sandbox.fp_server import FirstPromoterStandIn
+from sandbox.month_seed import LOST_CAUSES, seed_month
+from sandbox.stripe_server import StripeStandIn
 
 
 def month_settings(stripe: StripeStandIn, fp: FirstPromoterStandIn, **overrides: object) -> Settings:

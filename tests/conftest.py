@@ -23,7 +23,7 @@ def own_cache_dir(tmp_path_factory, monkeypatch) -> None:
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[object]:
-    from checks.sandbox.runner import Sandbox
+    from sandbox.runner import Sandbox
 
     with Sandbox() as sb:
         yield sb
@@ -89,8 +89,8 @@ def stripe_seed_now() -> float | None:
 @pytest.fixture(scope="module")
 def seeded(stripe_seed_now: float | None) -> Iterator[object]:
     """A Stripe stand-in of its own for a module, seeded with every scenario."""
-    from checks.sandbox.stripe_seed import seed_stripe
-    from checks.sandbox.stripe_server import StripeStandIn
+    from sandbox.stripe_seed import seed_stripe
+    from sandbox.stripe_server import StripeStandIn
 
     standin = StripeStandIn()
     seed_stripe(standin, now=stripe_seed_now)

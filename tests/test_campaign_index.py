@@ -16,8 +16,8 @@ import pytest
 from checks.engine import Engine
 from checks.model import Status
 from checks.query import parse_query
-from checks.sandbox.runner import Sandbox
-from checks.sandbox.scenarios import PC_ANA
+from sandbox.runner import Sandbox
+from sandbox.scenarios import PC_ANA
 
 EXTRA = 6_000  # more than the old 50-page limit of 5,000
 
@@ -127,7 +127,7 @@ def test_fpcheck_index_status_and_refresh(clean_sandbox) -> None:
 
 
 def test_cold_coupon_referral_says_coupon_id_is_not_decided_yet(quiet_big: Sandbox) -> None:
-    from checks.sandbox.scenarios import PC_BEN, by_name
+    from sandbox.scenarios import PC_BEN, by_name
 
     scenario = by_name("promo-code-coupon")
     assert scenario.promoter_campaign_id == PC_BEN and scenario.entry_source == "coupon"

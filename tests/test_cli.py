@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from checks.sandbox import scenarios as sc
+from sandbox import scenarios as sc
 
 CHECK_IDS = [
     "stripe.account", "stripe.mode", "fp.referral", "lead.email", "lead.uid", "payment.exists",

@@ -10,8 +10,8 @@ import pytest
 from checks.engine import Engine
 from checks.model import Report, Status
 from checks.query import parse_query
-from checks.sandbox import scenarios as sc
 from checks.settings import ConfigError, load_settings
+from sandbox import scenarios as sc
 
 SECRETS = (sc.STRIPE_TEST_KEY, sc.STRIPE_LIVE_KEY, sc.STRIPE_RESTRICTED_KEY, sc.FP_API_KEY)
 STRIPE_CHECKS = {"stripe.account", "stripe.mode", "lead.email", "payment.exists", "payment.amount", "payment.timing"}

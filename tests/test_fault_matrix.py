@@ -16,7 +16,7 @@ import pytest
 from checks.engine import Engine
 from checks.model import Report, Status
 from checks.query import parse_query
-from checks.sandbox import scenarios as sc
+from sandbox import scenarios as sc
 
 EMAIL = "missing-commission@example.com"  # every check but fp.commission passes when all is well
 INDEPENDENT = {

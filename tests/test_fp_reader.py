@@ -13,11 +13,11 @@ import pytest
 import requests
 
 from checks.facts import ReferralLookup
-from checks.sandbox.fp_seed import seed_firstpromoter
-from checks.sandbox.fp_server import FirstPromoterStandIn
-from checks.sandbox.scenarios import FP_ACCOUNT_ID, PC_ANA, PC_BEN, SCENARIOS, by_name
 from checks.sources import SourceError
 from checks.sources.firstpromoter import FirstPromoterReader, ReadOnlyViolation
+from sandbox.fp_seed import seed_firstpromoter
+from sandbox.fp_server import FirstPromoterStandIn
+from sandbox.scenarios import FP_ACCOUNT_ID, PC_ANA, PC_BEN, SCENARIOS, by_name
 
 # A distinctive key, so a test can prove it never leaks into a reason or a log line.
 KEY = "fp_test_SECRET_key_5f3a9c"

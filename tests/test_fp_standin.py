@@ -20,9 +20,9 @@ import pytest
 import requests
 from jsonschema import Draft202012Validator
 
-from checks.sandbox.fp_seed import COMMISSION_AMOUNT, SALE_AMOUNT, seed_firstpromoter
-from checks.sandbox.fp_server import FirstPromoterStandIn
-from checks.sandbox.scenarios import (
+from sandbox.fp_seed import COMMISSION_AMOUNT, SALE_AMOUNT, seed_firstpromoter
+from sandbox.fp_server import FirstPromoterStandIn
+from sandbox.scenarios import (
     FP_ACCOUNT_ID,
     FP_API_KEY,
     PC_ANA,

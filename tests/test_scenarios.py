@@ -8,7 +8,7 @@ import pytest
 from checks.engine import Engine
 from checks.model import Status
 from checks.query import parse_query
-from checks.sandbox.scenarios import SCENARIOS, by_name
+from sandbox.scenarios import SCENARIOS, by_name
 
 # scenario -> (check, its status, the verdict's check)
 EXPECTED = {

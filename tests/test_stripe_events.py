@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import requests
 
-from checks.sandbox import scenarios as sc
-from checks.sandbox.stripe_server import DAY, StripeStandIn
+from sandbox import scenarios as sc
+from sandbox.stripe_server import DAY, StripeStandIn
 
 T = int(time.time()) - 3600
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import stripe
 
-from checks.sandbox import scenarios as sc
-from checks.sandbox.stripe_server import API_ERROR, RATE_LIMIT_ERROR, StripeStandIn
 from checks.sources import SourceError
 from checks.sources.stripe import StripeReader
+from sandbox import scenarios as sc
+from sandbox.stripe_server import API_ERROR, RATE_LIMIT_ERROR, StripeStandIn
 
 KEYS = (sc.STRIPE_TEST_KEY, sc.STRIPE_LIVE_KEY, sc.STRIPE_RESTRICTED_KEY)
 

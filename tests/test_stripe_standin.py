@@ -13,8 +13,8 @@ import pytest
 import requests
 import stripe
 
-from checks.sandbox import scenarios as sc
-from checks.sandbox.stripe_server import FIXTURES, StripeStandIn
+from sandbox import scenarios as sc
+from sandbox.stripe_server import FIXTURES, StripeStandIn
 
 NOW = time.time()
 

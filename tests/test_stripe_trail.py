@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import requests
 
-from checks.sandbox import scenarios as sc
-from checks.sandbox.stripe_server import DAY, StripeStandIn
 from checks.sources import Listed, SourceError
 from checks.sources.stripe import StripeReader
+from sandbox import scenarios as sc
+from sandbox.stripe_server import DAY, StripeStandIn
 
 T = 1_780_000_000  # a fixed "now" for this module's objects
 GUEST = "guest.buyer@example.com"
@@ -261,7 +261,7 @@ def test_stand_in_checkout_session_filters_and_shape(api: StripeStandIn) -> None
     assert ids(limit="1", starting_after="cs_test_Sub01") == ["cs_test_Guest01"]
     assert get(api, "/v1/checkout/sessions", status="paid").status_code == 400
     one = get(api, "/v1/checkout/sessions/cs_test_Guest01").json()
-    from checks.sandbox.stripe_server import template
+    from sandbox.stripe_server import template
 
     assert set(template("checkout.session")) <= set(one)
     assert (one["object"], one["customer"], one["customer_details"]["email"], one["livemode"]) == (
@@ -273,7 +273,7 @@ def test_stand_in_checkout_session_filters_and_shape(api: StripeStandIn) -> None
 
 
 def test_stand_in_balance_transaction_shape(api: StripeStandIn) -> None:
-    from checks.sandbox.stripe_server import template
+    from sandbox.stripe_server import template
 
     ch = get(api, "/v1/charges/ch_TrailYen01", **{"expand[]": ["balance_transaction"]}).json()
     txn = ch["balance_transaction"]

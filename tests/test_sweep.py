@@ -16,11 +16,11 @@ import pytest
 from bot.sweep_cli import cell, exit_code, summary_line, to_csv
 from bot.sweep_demo import month_settings
 from checks.query import QueryError
-from checks.sandbox.fp_server import FirstPromoterStandIn
-from checks.sandbox.month_seed import seed_month
-from checks.sandbox.stripe_server import API_ERROR, StripeStandIn
 from checks.sweep.run import Sweeper
 from checks.sweep.window import Window, parse_since, parse_window
+from sandbox.fp_server import FirstPromoterStandIn
+from sandbox.month_seed import seed_month
+from sandbox.stripe_server import API_ERROR, StripeStandIn
 
 NOW = datetime.now(UTC)
 MONTH = parse_since("31d", NOW)

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import pytest
 
 from checks.catalog import CHECKS
-from checks.sandbox import scenarios as sc
-from checks.sandbox.fp_seed import PROMOTERS
-from checks.sandbox.runner import Sandbox
+from sandbox import scenarios as sc
+from sandbox.fp_seed import PROMOTERS
+from sandbox.runner import Sandbox
 
 ROOT = os.path.dirname(os.path.dirname(__file__))
 SGR = re.compile(r"\x1b\[[0-9;]*m")

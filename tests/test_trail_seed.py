@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from checks.sandbox import scenarios as sc
-from checks.sandbox.fp_seed import seed_firstpromoter
-from checks.sandbox.fp_server import FirstPromoterStandIn
-from checks.sandbox.stripe_server import StripeStandIn
 from checks.sources.firstpromoter import FirstPromoterReader
 from checks.sources.stripe import StripeReader
+from sandbox import scenarios as sc
+from sandbox.fp_seed import seed_firstpromoter
+from sandbox.fp_server import FirstPromoterStandIn
+from sandbox.stripe_server import StripeStandIn
 
 TRAIL = ("unknown-id", "uid-customer", "many-customers", "guest-checkout", "paid-before-referral",
          "coupon-no-referral", "fp-tid-no-referral", "yen-small", "exact-minimum", "renewal-missed",

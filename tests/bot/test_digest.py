@@ -16,10 +16,10 @@ from bot.digest import Digest, FileDigestState, RedisDigestState, Schedule
 from bot.slack.sweep import digest_poster
 from bot.sweep_demo import month_settings
 from checks.engine import Engine
-from checks.sandbox.fp_server import FirstPromoterStandIn
-from checks.sandbox.month_seed import seed_month
-from checks.sandbox.stripe_server import StripeStandIn
 from checks.settings import ConfigError
+from sandbox.fp_server import FirstPromoterStandIn
+from sandbox.month_seed import seed_month
+from sandbox.stripe_server import StripeStandIn
 from tests.stand_ins.slack_api import SlackStandIn
 
 BOT_TOKEN = "xoxb-digest-test"

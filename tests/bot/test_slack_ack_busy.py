@@ -16,7 +16,7 @@ from stand_ins.slack_api import SlackStandIn
 from bot.slack.app import build_app
 from bot.slack.settings import load_slack_settings
 from checks.engine import Engine
-from checks.sandbox.scenarios import SCENARIOS
+from sandbox.scenarios import SCENARIOS
 
 
 def test_acks_do_not_wait_for_running_checks(

@@ -330,7 +330,7 @@ def test_healthz(bot: Harness) -> None:
 
 
 def test_a_burst_of_commands_runs_at_once_not_five_at_a_time(bot: Harness, clean_sandbox) -> None:
-    from checks.sandbox import scenarios as sc
+    from sandbox import scenarios as sc
 
     # each run waits 1.5 s on FirstPromoter; with Bolt's default 5 workers, runs 6-10 would start
     # only after the first ones finish
@@ -350,7 +350,7 @@ def test_a_burst_of_commands_runs_at_once_not_five_at_a_time(bot: Harness, clean
 
 
 def test_secrets_never_reach_logs_or_slack(bot: Harness, clean_sandbox, caplog) -> None:
-    from checks.sandbox import scenarios as sc
+    from sandbox import scenarios as sc
 
     caplog.set_level(logging.DEBUG)
     bot.command("no-referral@example.com")

@@ -24,7 +24,7 @@ import pytest
 from slack_harness import BOT_TOKEN, SIGNING_SECRET, Harness, all_text, mention
 from stand_ins.slack_api import SlackStandIn
 
-from checks.sandbox import scenarios as sc
+from sandbox import scenarios as sc
 
 EMAIL = "healthy@example.com"
 MAX_CALLS = 3  # per Slack method, for one command

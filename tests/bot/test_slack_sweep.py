@@ -8,9 +8,9 @@ import pytest
 
 from bot.sweep_demo import month_settings
 from checks.engine import Engine
-from checks.sandbox.fp_server import FirstPromoterStandIn
-from checks.sandbox.month_seed import seed_month
-from checks.sandbox.stripe_server import StripeStandIn
+from sandbox.fp_server import FirstPromoterStandIn
+from sandbox.month_seed import seed_month
+from sandbox.stripe_server import StripeStandIn
 from tests.bot.slack_harness import Harness, all_text, button_payload
 
 

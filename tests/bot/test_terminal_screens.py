@@ -13,7 +13,7 @@ from bot.terminal import count_line, render
 from checks.engine import Engine
 from checks.model import Report
 from checks.query import parse_query
-from checks.sandbox import scenarios as sc
+from sandbox import scenarios as sc
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 SCENARIOS = {s.name: s for s in sc.SCENARIOS}

@@ -19,11 +19,11 @@ from slack_sdk import WebClient
 from bot.sweep_demo import month_settings
 from bot.watch import FileWatchState, RedisWatchState, Watch, WatchSettings, watch_poster
 from checks.engine import Engine
-from checks.sandbox.fp_server import FirstPromoterStandIn
-from checks.sandbox.month_seed import seed_month
-from checks.sandbox.scenarios import PC_ANA
-from checks.sandbox.stripe_server import API_ERROR, DAY, RATE_LIMIT_ERROR, StripeStandIn
 from checks.settings import ConfigError
+from sandbox.fp_server import FirstPromoterStandIn
+from sandbox.month_seed import seed_month
+from sandbox.scenarios import PC_ANA
+from sandbox.stripe_server import API_ERROR, DAY, RATE_LIMIT_ERROR, StripeStandIn
 from tests.stand_ins.slack_api import SlackStandIn
 
 BOT_TOKEN = "xoxb-watch-test"

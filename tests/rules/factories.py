@@ -37,7 +37,7 @@ from checks.facts import (
 )
 from checks.model import Result
 from checks.registry import run
-from checks.sandbox import scenarios as sc
+from sandbox import scenarios as sc
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -247,7 +247,7 @@ def paid_customer(email: str = "a@example.com", cus: str = "cus_A", **kw: Any) -
 
 
 def scenario_facts(name: str) -> Facts:
-    """The facts the readers would gather for a sandbox scenario (checks/sandbox/scenarios.py)."""
+    """The facts the readers would gather for a sandbox scenario (sandbox/scenarios.py)."""
     if name in TRAIL_FACTS:
         return TRAIL_FACTS[name]()
     s = sc.by_name(name)
@@ -325,7 +325,7 @@ def scenario_facts(name: str) -> Facts:
 
 
 # ---------------------------------------------------------------- the scenarios shaped like real accounts
-# One builder per scenario, mirroring checks/sandbox/stripe_seed.py (TRAIL) and fp_seed.py.
+# One builder per scenario, mirroring sandbox/stripe_seed.py (TRAIL) and fp_seed.py.
 
 
 def _ana() -> TrackingCoupon:

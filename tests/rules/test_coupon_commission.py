@@ -22,7 +22,7 @@ from factories import (
 
 from checks.facts import Fetch, TrackingCoupon
 from checks.model import Status
-from checks.sandbox.scenarios import PC_ANA, PC_BEN, PC_CLEO, PC_DAN
+from sandbox.scenarios import PC_ANA, PC_BEN, PC_CLEO, PC_DAN
 
 ANA20 = coupon("ANA20", name="Ana 20% off")
 

@@ -8,7 +8,7 @@ from factories import results, scenario_facts
 
 from checks.model import Status, verdict_for
 from checks.registry import run
-from checks.sandbox.scenarios import SCENARIOS
+from sandbox.scenarios import SCENARIOS
 
 WARN_ONLY = {"case-variant", "duplicate-customers", "too-early", "many-customers", "exact-minimum"}
 

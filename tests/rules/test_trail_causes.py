@@ -25,7 +25,7 @@ from factories import (
 from checks.facts import Fetch
 from checks.model import Status, verdict_for
 from checks.registry import run
-from checks.sandbox import scenarios as sc
+from sandbox import scenarios as sc
 
 
 def verdict(f):  # type: ignore[no-untyped-def]

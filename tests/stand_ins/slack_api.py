@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from checks.sandbox.httpserver import LoopbackServer
+from sandbox.httpserver import LoopbackServer
 
 BOT_USER_ID = "UFPCHECKBOT"
 BOT_ID = "BFPCHECKBOT"

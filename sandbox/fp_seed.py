@@ -1,4 +1,4 @@
-"""The FirstPromoter side of every sandbox scenario (checks/sandbox/scenarios.py).
+"""The FirstPromoter side of every sandbox scenario (sandbox/scenarios.py).
 
 Ids are fixed so the Stripe side and tests can name them.  Beside the scenarios it adds look-alike
 noise a real account has: referrals whose emails contain a scenario's email (so a `?q=` search
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
-from checks.sandbox.fp_server import FirstPromoterStandIn
-from checks.sandbox.scenarios import (
+from sandbox.fp_server import FirstPromoterStandIn
+from sandbox.scenarios import (
     PC_ANA,
     PC_BEN,
     PC_CLEO,

@@ -1,4 +1,4 @@
-"""The Stripe side of every sandbox scenario (checks/sandbox/scenarios.py), relative to `now`.
+"""The Stripe side of every sandbox scenario (sandbox/scenarios.py), relative to `now`.
 
 Each scenario's customer gets the objects its story needs; scenarios whose story is about
 FirstPromoter only get a normal paid subscription invoice a day or more ago.
@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from checks.sandbox import scenarios as sc
-from checks.sandbox.stripe_server import DAY, Mode, StripeStandIn
+from sandbox import scenarios as sc
+from sandbox.stripe_server import DAY, Mode, StripeStandIn
 
 HOUR = 3600
 

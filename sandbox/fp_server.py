@@ -32,8 +32,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
 
-from checks.sandbox.httpserver import Request, Response, StandIn
-from checks.sandbox.scenarios import FP_ACCOUNT_ID, FP_API_KEY
+from sandbox.httpserver import Request, Response, StandIn
+from sandbox.scenarios import FP_ACCOUNT_ID, FP_API_KEY
 
 BASE = "/api/v2/company"
 DEFAULT_CAMPAIGN_ID = 301

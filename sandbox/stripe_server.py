@@ -49,8 +49,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote
 
-from checks.sandbox.httpserver import Request, Response, StandIn
-from checks.sandbox.scenarios import (
+from sandbox.httpserver import Request, Response, StandIn
+from sandbox.scenarios import (
     STRIPE_ACCOUNT_ID,
     STRIPE_ACCOUNT_NAME,
     STRIPE_LIVE_KEY,

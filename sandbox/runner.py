@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from checks.sandbox import scenarios as sc
-from checks.sandbox.fp_seed import seed_firstpromoter
-from checks.sandbox.fp_server import FirstPromoterStandIn
-from checks.sandbox.stripe_seed import seed_stripe
-from checks.sandbox.stripe_server import StripeStandIn
 from checks.settings import Settings, load_settings
+from sandbox import scenarios as sc
+from sandbox.fp_seed import seed_firstpromoter
+from sandbox.fp_server import FirstPromoterStandIn
+from sandbox.stripe_seed import seed_stripe
+from sandbox.stripe_server import StripeStandIn
 
 
 class Sandbox:

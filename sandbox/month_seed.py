@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from checks.sandbox.fp_seed import MAIN_CAMPAIGN_ID, PARTNER_CAMPAIGN_ID, PROMOTERS
-from checks.sandbox.fp_server import FirstPromoterStandIn
-from checks.sandbox.scenarios import PC_ANA, PC_BEN, PC_CLEO, PROMOTER_CAMPAIGN_COUPONS
-from checks.sandbox.stripe_seed import PROMO_PARTNER20, _coupons
-from checks.sandbox.stripe_server import DAY, StripeStandIn
+from sandbox.fp_seed import MAIN_CAMPAIGN_ID, PARTNER_CAMPAIGN_ID, PROMOTERS
+from sandbox.fp_server import FirstPromoterStandIn
+from sandbox.scenarios import PC_ANA, PC_BEN, PC_CLEO, PROMOTER_CAMPAIGN_COUPONS
+from sandbox.stripe_seed import PROMO_PARTNER20, _coupons
+from sandbox.stripe_server import DAY, StripeStandIn
 
 HOUR = 3600
 # (kind, the check the diagnosis should name, how it looks)
