@@ -2,6 +2,7 @@
 
     python bench/layout.py            # largest ten modules (lines) and every import cycle
     python bench/layout.py --most 20
+    python bench/layout.py --root /path/to/another/checkout
 
 Cycles are read from the import statements (module level and inside functions alike, since
 either can tie two modules together), not by importing anything. Only our own packages count.
@@ -17,11 +18,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("checks", "bot", "sandbox")
 
 
-def _modules() -> dict[str, Path]:
+def _modules(root: Path) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")) if (ROOT / package).is_dir() else []:
-            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        for path in sorted((root / package).rglob("*.py")) if (root / package).is_dir() else []:
+            parts = list(path.relative_to(root).with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts.pop()
             found[".".join(parts)] = path
@@ -101,8 +102,9 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--most", type=int, default=10)
+    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout to read (default: this one)")
     args = parser.parse_args()
-    known = _modules()
+    known = _modules(args.root)
     sizes = sorted(((len(p.read_text(encoding="utf-8").splitlines()), n) for n, p in known.items()), reverse=True)
     print(f"largest {args.most} of {len(known)} modules (lines):")
     for lines, name in sizes[: args.most]:
