@@ -20,7 +20,7 @@ logger = logging.getLogger("fpcheck.audit")
 
 Via = Literal["command", "mention", "button"]
 # expired: the request waited in the queue past its deadline, so it was not checked
-# how a run ended for the asker (the audit line's "outcome"); checks.model.Outcome is what a rule returns
+# how a run ended for the asker (the audit line's "outcome"); checks.model.Outcome is what a check returns
 Ending = Literal["delivered", "fallback", "denied", "failed", "expired"]
 
 

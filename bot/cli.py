@@ -143,12 +143,12 @@ def cmd_check(args: argparse.Namespace, started: float) -> int:
 
 
 def cmd_checks(args: argparse.Namespace) -> int:
-    rules = CHECKS
+    listed = CHECKS
     if args.json:
-        print(json.dumps([{"id": r.id, "title": r.title} for r in rules]))
+        print(json.dumps([{"id": r.id, "title": r.title} for r in listed]))
     else:
-        width = max(len(r.id) for r in rules)
-        for r in rules:
+        width = max(len(r.id) for r in listed)
+        for r in listed:
             print(f"{r.id:{width}}  {r.title}")
     return EXIT_OK
 

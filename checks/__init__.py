@@ -1,1 +1,1 @@
-"""fpcheck's diagnosis engine: reads Stripe and FirstPromoter, runs one rule per guide step."""
+"""fpcheck's diagnosis engine: reads Stripe and FirstPromoter, runs one check per guide step."""

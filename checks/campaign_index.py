@@ -10,7 +10,7 @@ index is kept where every run finds it, and read off the report's path:
 - **Fresh / stale**: for `ttl` seconds the index is fresh; after 80% of it a background refresh
   starts, and until it lands runs keep using the one they have (stale-while-revalidate).
 - **Cold**: a run that finds no index starts a build and waits for it at most `wait` seconds; then
-  it gets what was read by then (`complete=False`) and the coupon rules say how far it got.
+  it gets what was read by then (`complete=False`) and the coupon checks say how far it got.
 - **One builder**: a lock in the store, so one process reads while the others wait or use the old one.
 - **Pages in parallel**: FirstPromoter's lists have no totals, so `workers` pages are in flight at a
   time and reading stops at the first short page (a few pages past the end are read for nothing),

@@ -1,8 +1,8 @@
 """The promoter-campaign index: every promoter campaign of the FirstPromoter account, with the
-lookups the coupon rules need (which campaigns carry a coupon, a campaign by id).
+lookups the coupon checks need (which campaigns carry a coupon, a campaign by id).
 
 It is read in the background and shared between runs (checks/campaign_index.py), so a run may see
-it while it is still being built: `complete` is False then, and the rules decide only what the
+it while it is still being built: `complete` is False then, and the checks decide only what the
 campaigns read so far can decide, saying how far the reading got (`progress`).
 """
 
@@ -111,6 +111,6 @@ def coupon_owners(facts: Any, coupons: list[str], exclude: int | None = None) ->
 
 
 def still_building(facts: Any) -> CampaignIndex | None:
-    """The index when it is only partly read (the rules say so), else None."""
+    """The index when it is only partly read (the checks say so), else None."""
     index = campaign_index(facts)
     return index if index is not None and not index.complete else None

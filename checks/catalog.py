@@ -1,8 +1,8 @@
 """The checks by id and title, in the guide's order, without importing the engine.
 
-`fpcheck checks`, `fpcheck --help` and `--only` validation need only these names; importing the rule
+`fpcheck checks`, `fpcheck --help` and `--only` validation need only these names; importing the check
 modules pulls in pydantic and the facts model (about 130 ms), so the names are listed here as well.
-A test keeps this list equal to what the rules register (`checks.registry.all_rules()`).
+A test keeps this list equal to what the checks register (`checks.registry.all_checks()`).
 """
 
 from __future__ import annotations

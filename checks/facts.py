@@ -1,6 +1,6 @@
 """The snapshot of facts one run reads from Stripe and FirstPromoter.
 
-Readers fill it once per run; rules are pure functions of it.  A fact that could not be read
+Readers fill it once per run; checks are pure functions of it.  A fact that could not be read
 is a `Fetch` with `error` set (a reason a support engineer understands, never a secret); a fact
 that was not read because something it depends on is missing has `skipped` set.
 """
@@ -65,7 +65,7 @@ class Query(Frozen):
 
 
 class CheckConfig(Frozen):
-    """Settings the rules need (pure data; no secrets)."""
+    """Settings the checks need (pure data; no secrets)."""
 
     expected_stripe_account: str | None = None  # FPCHECK_EXPECTED_STRIPE_ACCOUNT
     expected_stripe_mode: Mode | None = None  # FPCHECK_EXPECTED_STRIPE_MODE

@@ -2,7 +2,7 @@
 
 Independent reads start at once; a read that depends on another starts as soon as that one is
 in.  Every read is bounded by its HTTP timeout and the whole run by a deadline.  A failed read
-becomes `Fetch(error=...)` in the snapshot; it never raises through to the rules.
+becomes `Fetch(error=...)` in the snapshot; it never raises through to the checks.
 
 Chains of dependent calls (what bounds the run's wall time):
   email:  customers -> invoices | charges | subscriptions
@@ -366,7 +366,8 @@ class _Money:
         history = self._history(ref)
         if not self.futures:
             reason = customers.error and f"Stripe customers could not be read: {customers.error}"
-            return {k: Fetch.failed(reason) if reason else Fetch.not_read("no Stripe customer found") for k in MONEY}
+            # no customer: none of their invoices exist (guest payments are read apart, by email)
+            return {k: Fetch.failed(reason) if reason else Fetch.of(()) for k in MONEY}
         cap = (
             (f"the payments of {len(self.skipped)} more customers with this email were not read "
              f"({', '.join(self.skipped[:5])}{'…' if len(self.skipped) > 5 else ''}): fpcheck reads "

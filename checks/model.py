@@ -33,7 +33,7 @@ class Evidence(Frozen):
 
 
 class Outcome(Frozen):
-    """What a rule function returns; the registry adds the rule's id and title."""
+    """What a check's function returns; the registry adds the check's id and title."""
 
     status: Status
     summary: str

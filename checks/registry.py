@@ -1,8 +1,8 @@
-"""The rule registry: `@rule(...)` registers a check; `run(facts)` runs them in the guide's order.
+"""The check registry: `@check(...)` registers a check; `run(facts)` runs them in the guide's order.
 
 Modelled on Django's system checks (one register decorator, stable ids), plus what Django lacks:
-a pass status, facts a rule needs (a failed read becomes `error` without running the rule), and
-one rule crashing never stops the others.
+a pass status, facts a check needs (a failed read becomes `error` and a fact not read `skip`,
+without calling the check's function), and one check crashing never stops the others.
 """
 
 from __future__ import annotations
@@ -16,43 +16,45 @@ from checks.model import Outcome, Result, Status
 
 log = logging.getLogger(__name__)
 
-RuleFunc = Callable[[Facts], Outcome]
+CheckFunc = Callable[[Facts], Outcome]
+
 
 @dataclass(frozen=True)
-class Rule:
+class Check:
     id: str
     title: str
     order: int
     needs: tuple[str, ...]
-    func: RuleFunc
+    func: CheckFunc
 
 
-_RULES: dict[str, Rule] = {}
+_CHECKS: dict[str, Check] = {}
 
 
-def rule(check_id: str, *, title: str, order: int, needs: Iterable[str] = ()) -> Callable[[RuleFunc], RuleFunc]:
-    """Register a rule.  `needs` names facts (`"stripe.invoices"`); if one of them could not be
-    read, the check reports `error` with that reason and the function is not called."""
+def check(check_id: str, *, title: str, order: int, needs: Iterable[str] = ()) -> Callable[[CheckFunc], CheckFunc]:
+    """Register a check.  `needs` names facts (`"stripe.invoices"`); if one of them could not be
+    read, the check reports `error` with that reason, and if one was not read (nothing to read it
+    by), `skip` with why; either way the function is not called."""
 
-    def register(func: RuleFunc) -> RuleFunc:
-        if check_id in _RULES and _RULES[check_id].func is not func:
+    def register(func: CheckFunc) -> CheckFunc:
+        if check_id in _CHECKS and _CHECKS[check_id].func is not func:
             raise ValueError(f"check id {check_id!r} registered twice")
         unknown = [n for n in needs if Facts.label(n) is None]
         if unknown:
             raise ValueError(f"{check_id}: unknown facts {unknown}")
-        _RULES[check_id] = Rule(check_id, title, order, tuple(needs), func)
+        _CHECKS[check_id] = Check(check_id, title, order, tuple(needs), func)
         return func
 
     return register
 
 
-def all_rules() -> list[Rule]:
-    import checks.rules  # noqa: F401  (importing the package registers every rule)
+def all_checks() -> list[Check]:
+    import checks.guide  # noqa: F401  (importing the package registers every check)
 
-    return sorted(_RULES.values(), key=lambda r: r.order)
+    return sorted(_CHECKS.values(), key=lambda r: r.order)
 
 
-def run_rule(r: Rule, facts: Facts) -> Result:
+def run_check(r: Check, facts: Facts) -> Result:
     for need in r.needs:
         fetched = facts.fetch(need)
         if fetched.error is not None:
@@ -62,9 +64,19 @@ def run_rule(r: Rule, facts: Facts) -> Result:
                 status=Status.ERROR,
                 summary=f"Could not read {Facts.label(need)}: {fetched.error}",
             )
+    for need in r.needs:  # a fact not read (nothing to read it by) means nothing to check yet
+        fetched = facts.fetch(need)
+        if fetched.skipped is not None:
+            label = Facts.label(need) or need
+            return Result(
+                id=r.id,
+                title=r.title,
+                status=Status.SKIP,
+                summary=f"{label[0].upper()}{label[1:]} {'were' if label.endswith('s') else 'was'} not read: {fetched.skipped}.",
+            )
     try:
         out = r.func(facts)
-    except Exception as exc:  # one rule crashing never hides the others
+    except Exception as exc:  # one check crashing never hides the others
         log.exception("check %s crashed", r.id)
         return Result(
             id=r.id,
@@ -77,4 +89,4 @@ def run_rule(r: Rule, facts: Facts) -> Result:
 
 def run(facts: Facts, only: Iterable[str] | None = None) -> tuple[Result, ...]:
     wanted = set(only) if only else None
-    return tuple(run_rule(r, facts) for r in all_rules() if wanted is None or r.id in wanted)
+    return tuple(run_check(r, facts) for r in all_checks() if wanted is None or r.id in wanted)

@@ -4,7 +4,7 @@ Who the person is (their Stripe customers, the referral), what they paid (invoic
 and guest Checkout payments, with times and amounts), how that lines up with the referral's
 creation, which FirstPromoter commission belongs to which payment, and what the payments carried
 that FirstPromoter's Stripe integration tracks by (a promoter's coupon, `fp_tid`,
-`client_reference_id`).  Rules import these; rules never derive them for each other.
+`client_reference_id`).  Checks import these; checks never derive them for each other.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def fmt_age(delta: timedelta) -> str:
 
 
 def ok_items(fetched: Fetch[tuple[T, ...]]) -> tuple[T, ...]:
-    """A list fact's items, or none when it was not read (the rule's `needs` handle errors)."""
+    """A list fact's items, or none when it was not read (the check's `needs` handle errors)."""
     return tuple(fetched.value or ()) if fetched.ok else ()
 
 

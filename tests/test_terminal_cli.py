@@ -144,7 +144,7 @@ def test_help_and_checks_start_without_importing_the_engine(args: list[str]) -> 
 def test_the_catalogue_names_every_rule_in_order() -> None:
     from checks import registry
 
-    assert [(c.id, c.title) for c in CHECKS] == [(r.id, r.title) for r in registry.all_rules()]
+    assert [(c.id, c.title) for c in CHECKS] == [(r.id, r.title) for r in registry.all_checks()]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ Facts (shared/reference/firstpromoter.md):
   count as "not found" here.
 
 Truncation policy: a listing that would need more than `max_pages` pages raises SourceError
-("stopped after N pages") instead of returning a partial list, because rules such as "is this
+("stopped after N pages") instead of returning a partial list, because checks such as "is this
 tracking coupon unique?" would silently pass on a partial list.
 
 The reader can only send GET: its session refuses any other method before a byte leaves.

@@ -6,7 +6,7 @@ from factories import customer, facts, invoice, paid_customer, results
 
 from checks.facts import Fetch
 from checks.model import Status
-from checks.registry import all_rules, run
+from checks.registry import all_checks, run
 
 CONTRACT = [
     "stripe.account", "stripe.mode", "fp.referral", "lead.email", "lead.uid", "payment.exists",
@@ -15,7 +15,7 @@ CONTRACT = [
 
 
 def test_ids_and_order_are_the_contract() -> None:
-    rules = all_rules()
+    rules = all_checks()
     assert [r.id for r in rules] == CONTRACT
     assert [r.order for r in rules] == list(range(10, 120, 10))
     assert all(r.title for r in rules)

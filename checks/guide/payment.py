@@ -18,7 +18,7 @@ from checks.amounts import judged, payment_url
 from checks.facts import Facts
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
-from checks.registry import rule
+from checks.registry import check
 from checks.trail import (
     TRACKING_DELAY,
     Payment,
@@ -58,16 +58,10 @@ def limits_evidence(facts: Facts) -> tuple[Evidence, ...]:
 
 
 def _no_customer(facts: Facts) -> Outcome | None:
-    """Skip when there is neither a Stripe customer nor a guest payment (or money was not read)."""
-    customers = facts.stripe.customers
-    if not customers.value and not any(p.guest for p in payments(facts)):
-        reason = customers.skipped or "no Stripe customer carries the email or id, and no guest Checkout payment does"
+    """Skip when there is neither a Stripe customer nor a guest payment."""
+    if not facts.stripe.customers.value and not any(p.guest for p in payments(facts)):
+        reason = "no Stripe customer carries the email or id, and no guest Checkout payment does"
         return Outcome(status=Status.SKIP, summary=f"No Stripe customer to look for payments on ({reason}; see lead.email).")
-    if customers.value:
-        for name in ("invoices", "charges"):
-            fetched = facts.fetch(f"stripe.{name}")
-            if fetched.skipped:
-                return Outcome(status=Status.SKIP, summary=f"Stripe {name} were not read: {fetched.skipped}.")
     return None
 
 
@@ -123,7 +117,7 @@ def _not_paid_story(facts: Facts, dash: Dashboard) -> tuple[list[str], list[Evid
     return phrases, ev, advice
 
 
-@rule("payment.exists", title="A real payment", order=60, needs=NEEDS)
+@check("payment.exists", title="A real payment", order=60, needs=NEEDS)
 def check_exists(facts: Facts) -> Outcome:
     skip = _no_customer(facts)
     if skip:
@@ -186,7 +180,7 @@ def check_exists(facts: Facts) -> Outcome:
 # ---------------------------------------------------------------- payment.amount
 
 
-@rule("payment.amount", title="Amount paid (over $0.50)", order=70, needs=NEEDS)
+@check("payment.amount", title="Amount paid (over $0.50)", order=70, needs=NEEDS)
 def check_amount(facts: Facts) -> Outcome:
     skip = _no_customer(facts)
     if skip:
@@ -254,7 +248,7 @@ def _before_referral(facts: Facts, p: Payment, evidence: tuple[Evidence, ...]) -
     )
 
 
-@rule("payment.timing", title="Time since payment (~2 min)", order=80, needs=NEEDS)
+@check("payment.timing", title="Time since payment (~2 min)", order=80, needs=NEEDS)
 def check_timing(facts: Facts) -> Outcome:
     skip = _no_customer(facts)
     if skip:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from checks.facts import Facts, Referral
 from checks.model import Evidence, Outcome, Status
-from checks.registry import rule
+from checks.registry import check
 from checks.trail import Signal, customers, only_customer_id, payments, signals
 
 # States in which FirstPromoter credits no sales (HC 8975249); "disabled" in case it shows up as such.
@@ -79,17 +79,15 @@ def _by_whom(ref: Referral) -> str:
     return (" " + " ".join(parts)) if parts else ""
 
 
-@rule(
+@check(
     "fp.referral",
     title="FirstPromoter referral",
     order=30,
     needs=("fp.referral",),
 )
-def check(facts: Facts) -> Outcome:
-    fetched = facts.fp.referral
-    if fetched.value is None:
-        return Outcome(status=Status.SKIP, summary=f"The referral was not looked up: {fetched.skipped or 'unknown'}.")
-    lookup = fetched.value
+def check_referral(facts: Facts) -> Outcome:
+    lookup = facts.fp.referral.value
+    assert lookup is not None  # the registry answers for a referral that was not looked up (needs)
     ref = lookup.referral
     asked = facts.query.email or facts.query.customer_id or facts.query.raw
     if ref is None:

@@ -9,10 +9,10 @@ also tell a customer who exists only in the other mode.
 from __future__ import annotations
 
 from checks.facts import Facts, Mode
+from checks.guide.account import FP_INTEGRATION, FP_INTEGRATION_PATH
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
-from checks.registry import rule
-from checks.rules.account import FP_INTEGRATION, FP_INTEGRATION_PATH
+from checks.registry import check
 
 FP_INTEGRATION_LC = f"in FirstPromoter open {FP_INTEGRATION_PATH}"
 
@@ -32,13 +32,13 @@ def _object_modes(facts: Facts) -> dict[str, Mode]:
     return out
 
 
-@rule(
+@check(
     "stripe.mode",
     title="Live / test mode",
     order=20,
     needs=("stripe.customers",),
 )
-def check(facts: Facts) -> Outcome:
+def check_mode(facts: Facts) -> Outcome:
     key_mode = facts.stripe.key_mode
     expected = facts.config.expected_stripe_mode
     dash = Dashboard.of(facts)

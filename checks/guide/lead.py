@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from checks import money
 from checks.facts import Facts, StripeCustomer
+from checks.guide.referral import import_events_hint
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
-from checks.registry import rule
-from checks.rules.referral import import_events_hint
+from checks.registry import check
 from checks.trail import (
     Payment,
     customers_with_email,
@@ -41,7 +41,7 @@ def _payer_notes(facts: Facts) -> dict[str, str]:
     return notes
 
 
-@rule(
+@check(
     "lead.email",
     title="Customer email in Stripe",
     order=40,
@@ -205,7 +205,7 @@ def check_email(facts: Facts) -> Outcome:
     )
 
 
-@rule(
+@check(
     "lead.uid",
     title="Referral uid vs Stripe customer",
     order=50,

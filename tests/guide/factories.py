@@ -198,10 +198,9 @@ def facts(
         return v if isinstance(v, Fetch) else Fetch.of(v)
 
     def money(v: Any) -> Fetch:
-        # as the gatherer does: no customer, so invoices, charges and subscriptions are not read
+        # as the gatherer does: no customer, no invoices, charges or subscriptions of theirs
         if v is None:
-            has_customers = isinstance(customers, Fetch) or bool(customers)
-            return Fetch.of(()) if has_customers else Fetch.not_read("no Stripe customer found")
+            return Fetch.of(())
         return f(v)
 
     if referral_ is _UNSET:

@@ -12,10 +12,10 @@ from __future__ import annotations
 from checks.amounts import describe_discount
 from checks.campaigns import campaign_by_id, coupon_owners, still_building
 from checks.facts import Facts, PromoterCampaign, Referral, StripeInvoice
+from checks.guide.referral import import_events_hint
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
-from checks.registry import rule
-from checks.rules.referral import import_events_hint
+from checks.registry import check
 from checks.trail import found_referral, only_customer_id, payments, signals
 
 
@@ -64,7 +64,7 @@ def _owners(facts: Facts, coupon_ids: list[str], exclude: int | None) -> list[Pr
     return coupon_owners(facts, coupon_ids, exclude)
 
 
-@rule(
+@check(
     "coupon.id",
     title="Tracking coupon is a Coupon id",
     order=90,
@@ -250,7 +250,7 @@ def check_id(facts: Facts) -> Outcome:
     )
 
 
-@rule(
+@check(
     "coupon.unique",
     title="Tracking coupon is unique",
     order=100,

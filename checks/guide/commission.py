@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from checks.amounts import counting_payments, payment_url
 from checks.facts import Facts
+from checks.guide.account import FP_INTEGRATION
+from checks.guide.referral import BLOCKING, import_events_hint
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
-from checks.registry import rule
-from checks.rules.account import FP_INTEGRATION
-from checks.rules.referral import BLOCKING, import_events_hint
+from checks.registry import check
 from checks.trail import (
     describe_commission,
     fmt_time,
@@ -30,13 +30,13 @@ from checks.trail import (
 )
 
 
-@rule(
+@check(
     "fp.commission",
     title="Commission in FirstPromoter",
     order=110,
     needs=("fp.commissions", "stripe.invoices", "stripe.charges"),
 )
-def check(facts: Facts) -> Outcome:
+def check_commission(facts: Facts) -> Outcome:
     dash = Dashboard.of(facts)
     paid = payments(facts)
     matches = match_commissions(facts)

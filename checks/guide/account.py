@@ -11,7 +11,7 @@ from __future__ import annotations
 from checks.facts import Facts
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
-from checks.registry import rule
+from checks.registry import check
 
 # Where the guide says to look (our words): FirstPromoter's Stripe integration screen, Stripe's account id.
 FP_INTEGRATION_PATH = 'Settings → Integrations → "Integrations with third-parties" → "Update" under Stripe'
@@ -19,17 +19,15 @@ FP_INTEGRATION = f"In FirstPromoter, open {FP_INTEGRATION_PATH}"
 STRIPE_ACCOUNT_PATH = "Settings → Account details → Account ID"
 
 
-@rule(
+@check(
     "stripe.account",
     title="Connected Stripe account",
     order=10,
     needs=("stripe.account",),
 )
-def check(facts: Facts) -> Outcome:
-    fetched = facts.stripe.account
-    if fetched.value is None:
-        return Outcome(status=Status.SKIP, summary=f"The Stripe account was not read: {fetched.skipped or 'unknown'}.")
-    acct = fetched.value
+def check_account(facts: Facts) -> Outcome:
+    acct = facts.stripe.account.value
+    assert acct is not None  # the registry answers for an account that was not read (needs)
     dash = Dashboard.of(facts)
     seen = f"{acct.id} ({acct.name})" if acct.name else acct.id
     evidence = [Evidence(label="Stripe account behind fpcheck's key", value=seen, url=dash.account_settings())]
