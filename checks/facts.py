@@ -31,6 +31,8 @@ class Fetch(Frozen, Generic[T]):
     # lacks rak_coupon_read: coupon details not read").  Rules show these in their evidence and never
     # turn what was not examined into "none".
     limits: tuple[str, ...] = ()
+    # With `error`: the permission the key lacks, when that is why it failed ("" when unnamed)
+    denied: str | None = None
 
     @property
     def ok(self) -> bool:

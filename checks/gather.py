@@ -41,7 +41,7 @@ from checks.facts import (
     StripeFacts,
     TrackingCoupon,
 )
-from checks.sources import Listed, SourceError
+from checks.sources import Listed, PermissionDenied, SourceError
 from checks.sources.protocols import FirstPromoterSource, StripeSource
 from checks.sources.stripe import MAX_PAGES, PAGE_SIZE
 
@@ -100,6 +100,8 @@ class Gatherer:
         except FutureTimeout:
             fut.cancel()
             return Fetch.failed(f"no answer within the run's {self.deadline:g} s deadline")
+        except PermissionDenied as exc:
+            return Fetch(error=str(exc), denied=exc.permission or "")
         except SourceError as exc:
             return Fetch.failed(str(exc))
         except Exception as exc:  # a bug must not take the report down with it

@@ -13,6 +13,15 @@ class SourceError(Exception):
     never contains a key or token."""
 
 
+class PermissionDenied(SourceError):
+    """An upstream's refusal for want of a permission (Stripe's restricted-key 403): the key lacks `permission` (as Stripe's message names it, or
+    None when the message names none)."""
+
+    def __init__(self, reason: str, permission: str | None) -> None:
+        super().__init__(reason)
+        self.permission = permission
+
+
 class Listed(tuple[T_co, ...], Generic[T_co]):
     """What a list read returned, plus what bounded it.
 

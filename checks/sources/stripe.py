@@ -43,7 +43,7 @@ from checks.facts import (
 )
 from checks.ratelimit import Limiter
 from checks.setting_values import key_mode
-from checks.sources import Listed, SourceError
+from checks.sources import Listed, PermissionDenied, SourceError
 from checks.sources.upstream import Backoff, Gate, get_only, retry_after
 
 log = logging.getLogger(__name__)
@@ -77,15 +77,6 @@ _ACCOUNT_RX = re.compile(r"on account '(acct_[A-Za-z0-9]+)'")
 def redact(text: str) -> str:
     """Remove anything shaped like a Stripe key (the SDK's messages may hold a masked one)."""
     return _SECRET_RX.sub("[key hidden]", text)
-
-
-class PermissionDenied(SourceError):
-    """Stripe's restricted-key 403: the key lacks `permission` (as Stripe's message names it, or
-    None when the message names none)."""
-
-    def __init__(self, reason: str, permission: str | None) -> None:
-        super().__init__(reason)
-        self.permission = permission
 
 
 @dataclass

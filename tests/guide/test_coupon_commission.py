@@ -112,7 +112,7 @@ def test_tracking_coupon_read_error_is_error() -> None:
 
 
 def test_tracking_coupon_without_permission_names_it_and_carries_on() -> None:
-    refused = Fetch.failed("the Stripe key lacks the 'rak_coupon_read' permission (403)")
+    refused = Fetch(error="the Stripe key lacks the 'rak_coupon_read' permission (403)", denied="rak_coupon_read")
     # the invoice used the tracking coupon: that proves it is a Coupon id
     r = with_discount(ANA20, tracking=refused)["coupon.id"]
     assert r.status is Status.PASS and any("rak_coupon_read" in e.value for e in r.evidence)
