@@ -221,6 +221,7 @@ def payments(facts: Facts) -> list[Payment]:
     for inv in invoices:
         by_invoice.update(inv.charge_ids)
         by_invoice.update(inv.payment_intent_ids)
+        by_invoice.add(inv.id)  # older API versions name the invoice on the charge instead
 
     def session_for(*ids: str | None) -> StripeCheckoutSession | None:
         wanted = {i for i in ids if i}
@@ -231,7 +232,7 @@ def payments(facts: Facts) -> list[Payment]:
         if inv.status != "paid" or is_trial_invoice(inv, trialing):
             continue
         linked = set(inv.charge_ids) | set(inv.payment_intent_ids)
-        paying = [c for c in charges if c.id in linked or (c.payment_intent or "") in linked]
+        paying = [c for c in charges if c.invoice == inv.id or linked & {c.id, c.payment_intent}]
         settled = next((c for c in paying if c.settlement is not None or c.settlement_unread), None)
         out.append(
             Payment(
@@ -246,7 +247,7 @@ def payments(facts: Facts) -> list[Payment]:
         )
     seen_charges: set[str] = set()
     for ch in charges:
-        if ch.id in seen_charges or ch.id in by_invoice or (ch.payment_intent or "") in by_invoice:
+        if ch.id in seen_charges or by_invoice & {ch.id, ch.payment_intent, ch.invoice}:
             continue  # it paid an invoice, which is the payment we judge
         seen_charges.add(ch.id)
         if not _captured(ch):
