@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from checks import money
+from checks import money, states
 from checks.facts import Facts, StripeCoupon, StripeDiscount, StripeInvoice
 from checks.links import Dashboard
 from checks.model import Evidence, Status
@@ -130,10 +130,35 @@ def _in_usd(p: Payment) -> tuple[int | None, str]:
     return None, ""
 
 
+def _off_stripe(inv: StripeInvoice, when: str) -> AmountVerdict | None:
+    """An invoice marked paid outside Stripe: FirstPromoter gets no Stripe payment for that part."""
+    if not inv.off_stripe:
+        return None
+    if inv.paid_out_of_band:
+        row, how = states.judge("invoice", "paid_out_of_band", True, "payment.amount"), "paid_out_of_band"
+    elif inv.payment_types and all(t == "payment_record" for t in inv.payment_types):
+        row, how = states.judge("invoice_payment", "payment.type", "payment_record", "payment.amount"), "a payment record"
+    else:
+        row = states.judge("invoice", "amount_paid_off_stripe", "> 0", "payment.amount")
+        how = f"amount_paid_off_stripe {money.fmt(inv.amount_paid_off_stripe, inv.currency)}"
+    through = inv.paid_through_stripe
+    if through > 0:
+        return None  # the part Stripe collected is judged as the payment (trail.Payment.paid)
+    return AmountVerdict(
+        Status.FAIL,
+        f"Invoice {inv.id} for {money.fmt(inv.total, inv.currency)} was marked paid {when}, but {row.says} "
+        f"({how}): no money moved through Stripe, so FirstPromoter received no payment to credit.",
+        row.fix,
+    )
+
+
 def judge_amount(p: Payment, dash: Dashboard) -> AmountVerdict:
     cur = p.currency
     when = f"on {fmt_time(p.when)}"
     if p.invoice is not None:
+        outside = _off_stripe(p.invoice, when)
+        if outside is not None:
+            return outside
         zero = _zero_invoice(p.invoice, when, tuple(discount_evidence(dash, p.invoice)))
         if zero is not None:
             return zero
@@ -179,6 +204,14 @@ def judge_amount(p: Payment, dash: Dashboard) -> AmountVerdict:
             f"{cap}: exactly $0.50. {EXACT_MINIMUM}.",
             "Nothing to fix in the integration; a payment above $0.50 converts the lead. To reward this sale "
             "anyway, add the commission by hand in FirstPromoter.",
+        )
+    if p.disputed:
+        row = states.judge("charge", "disputed", True, "payment.amount")
+        return AmountVerdict(
+            Status.WARN,
+            f"{cap}, but it was {row.says}: FirstPromoter records a dispute as a refund, a negative commission, "
+            "so the promoter nets nothing for it while the dispute stands.",
+            row.fix,
         )
     if p.refunded and p.net * usd <= minimum * p.paid:
         return AmountVerdict(

@@ -95,6 +95,9 @@ class StripeCustomer(Frozen):
     # how we found it: exact email match, a case variant of the email, by the id asked about, by
     # metadata.fp_uid equal to the referral's uid, or because the referral's uid is this cus_ id
     match: Literal["exact", "case_variant", "id", "fp_uid", "uid"] = "exact"
+    # Stripe answers a deleted customer's id with {id, deleted: true} and nothing else; its invoices
+    # and charges remain listable
+    deleted: bool = False
 
     @property
     def fp_uid(self) -> str | None:
@@ -140,6 +143,10 @@ class StripeInvoice(Frozen):
     subtotal: int
     total: int
     total_discount_amount: int = 0  # sum of total_discount_amounts[].amount
+    starting_balance: int = 0  # negative: the customer's credit, applied before charging
+    amount_paid_off_stripe: int = 0  # paid outside Stripe (current API)
+    paid_out_of_band: bool | None = None  # the same, in API versions before 2025-03-31
+    collection_method: str | None = None  # charge_automatically, send_invoice
     billing_reason: str | None = None
     livemode: bool = False
     created: datetime
@@ -150,6 +157,20 @@ class StripeInvoice(Frozen):
     # from `payments` (expanded): the PaymentIntent / Charge ids that paid it
     payment_intent_ids: tuple[str, ...] = ()
     charge_ids: tuple[str, ...] = ()
+    # each invoice payment's payment.type (charge, payment_intent, payment_record: paid outside Stripe)
+    payment_types: tuple[str, ...] = ()
+
+    @property
+    def paid_through_stripe(self) -> int:
+        """What Stripe itself collected: amount_paid less what was marked paid outside Stripe."""
+        if self.paid_out_of_band or (self.payment_types and all(t == "payment_record" for t in self.payment_types)):
+            return 0
+        return max(0, self.amount_paid - self.amount_paid_off_stripe)
+
+    @property
+    def off_stripe(self) -> bool:
+        """Some or all of it was marked paid without money moving through Stripe."""
+        return self.paid_through_stripe < self.amount_paid
 
 
 class Settlement(Frozen):
@@ -169,9 +190,12 @@ class StripeCharge(Frozen):
     currency: str
     status: Literal["succeeded", "pending", "failed"] | str
     paid: bool = False
+    captured: bool | None = None  # None: not in the answer (older shapes); judged by amount_captured
     refunded: bool = False
+    disputed: bool = False
     livemode: bool = False
     created: datetime
+    failure_message: str | None = None
     billing_email: str | None = None  # billing_details.email
     receipt_email: str | None = None
     payment_intent: str | None = None
@@ -213,6 +237,22 @@ class StripeCheckoutSession(Frozen):
         return self.customer is None
 
 
+class StripePaymentIntent(Frozen):
+    """A payment attempt: why an invoice or a checkout is not paid (declined, waiting for 3D Secure)."""
+
+    id: str  # pi_...
+    customer: str | None = None
+    status: str  # requires_payment_method, requires_confirmation, requires_action, processing, ...
+    amount: int
+    currency: str
+    livemode: bool = False
+    created: datetime
+    latest_charge: str | None = None
+    error_code: str | None = None  # last_payment_error.decline_code or .code
+    error_message: str | None = None  # last_payment_error.message
+    next_action: str | None = None  # next_action.type
+
+
 class StripeSubscription(Frozen):
     id: str
     customer: str
@@ -237,8 +277,13 @@ class StripeFacts(Frozen):
     invoices: Fetch[tuple[StripeInvoice, ...]] = fact("Stripe invoices")
     charges: Fetch[tuple[StripeCharge, ...]] = fact("Stripe charges")
     subscriptions: Fetch[tuple[StripeSubscription, ...]] = fact("Stripe subscriptions")
+    # payment attempts of the person's customers: why a payment did not go through
+    payment_intents: Fetch[tuple[StripePaymentIntent, ...]] = fact("Stripe PaymentIntents")
     # customers with the query's email (or id) under the other mode's key, when that key is configured
     other_mode_customers: Fetch[tuple[StripeCustomer, ...]] = fact("Stripe customers in the other mode", "STRIPE_OTHER_MODE_API_KEY is not set")
+    # what those customers paid in the other mode (paid invoices and succeeded charges)
+    other_mode_invoices: Fetch[tuple[StripeInvoice, ...]] = fact("Stripe invoices in the other mode", "no customer in the other mode")
+    other_mode_charges: Fetch[tuple[StripeCharge, ...]] = fact("Stripe charges in the other mode", "no customer in the other mode")
     # Checkout Sessions whose customer_details.email is the person's email: guest payments, fp_tid,
     # client_reference_id
     checkout_sessions: Fetch[tuple[StripeCheckoutSession, ...]] = fact("Stripe Checkout Sessions")
@@ -287,6 +332,9 @@ class ReferralLookup(Frozen):
 class Commission(Frozen):
     id: int
     status: str | None = None  # pending, approved, denied
+    fraud_check: str | None = None  # no_suspicion, same_ip_suspicion, same_promoter_email, ad_source
+    is_paid: bool | None = None
+    commission_type: str | None = None  # sale, custom
     event_id: str | None = None  # the Stripe invoice id (subscriptions) or charge id (one-time)
     amount: int | None = None
     sale_amount: int | None = None

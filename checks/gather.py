@@ -44,13 +44,15 @@ from checks.facts import (
 from checks.sources import Listed, PermissionDenied, SourceError
 from checks.sources.protocols import FirstPromoterSource, StripeSource
 from checks.sources.stripe import MAX_PAGES, PAGE_SIZE
+from checks.trail import session_paid
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_CUSTOMERS = 20  # per run: invoices, charges and subscriptions are read for at most this many
 MAX_GUEST = 10  # guest Checkout payments whose charges are read
-MONEY = ("invoices", "charges", "subscriptions")
+MONEY = ("invoices", "charges", "subscriptions", "payment_intents")
+MAX_OTHER_MODE = 5  # customers of the other mode whose payments are read
 # how far before the referral's creation a long invoice history is read (a payment just before it
 # is the "paid before the referral existed" case)
 HISTORY_MARGIN = timedelta(days=31)
@@ -179,11 +181,13 @@ class Gatherer:
             else Fetch.not_read("the referral's promoter campaign has no tracking coupon")
         )
 
+        other_customers = self._result(other_f) if other_f is not None else StripeFacts().other_mode_customers
         stripe_facts = StripeFacts(
             key_mode=self.stripe.key_mode,
             account=self._result(account_f),
             customers=customers,
-            other_mode_customers=self._result(other_f) if other_f is not None else StripeFacts().other_mode_customers,
+            other_mode_customers=other_customers,
+            **self._other_mode_money(other_customers),
             tracking_coupon=tracking,
             checkout_sessions=sessions,
             guest_charges=guest_charges,
@@ -193,6 +197,28 @@ class Gatherer:
         return Facts(query=query, now=now, config=self.config, stripe=stripe_facts, fp=fp_facts)
 
     # ------------------------------------------------------------------ steps
+    def _other_mode_money(self, others: Fetch[Any]) -> dict[str, Fetch[Any]]:
+        """What the person paid in the other mode: a customer in both modes may have paid only there."""
+        found = [c for c in (others.value or ()) if others.ok][:MAX_OTHER_MODE]
+        if self.other_mode is None or not found:
+            return {}
+        mode = self.other_mode
+        invoices = [self._submit(mode.invoices, c.id) for c in found]
+        charges = [self._submit(mode.charges, c.id) for c in found]
+
+        def collect(futures: list[Future[Any]]) -> Fetch[Any]:
+            items: list[Any] = []
+            limits: list[str] = []
+            for fut in futures:
+                got = self._listed(fut)
+                if got.error:
+                    return got
+                items += got.value or ()
+                limits += got.limits
+            return Fetch.of(tuple(items), limits=tuple(dict.fromkeys(limits)))
+
+        return {"other_mode_invoices": collect(invoices), "other_mode_charges": collect(charges)}
+
     def _other_by_id(self, customer_id: str) -> tuple[StripeCustomer, ...]:
         assert self.other_mode is not None
         found = self.other_mode.customer(customer_id)
@@ -259,7 +285,7 @@ class Gatherer:
 
     def _guest_charges(self, sessions: Fetch[Any]) -> Fetch[tuple[StripeCharge, ...]]:
         """The charges behind paid guest Checkout Sessions (no customer to list them by)."""
-        guest = [s for s in sessions.value or () if s.guest and s.payment_status == "paid" and s.payment_intent]
+        guest = [s for s in sessions.value or () if s.guest and session_paid(s) and s.payment_intent]
         if not guest:
             return Fetch.not_read("no guest Checkout payment")
         futures = [self._submit(self.stripe.charges_for_payment_intent, s.payment_intent) for s in guest[:MAX_GUEST]]
@@ -341,7 +367,7 @@ class _Money:
 
     def start(self, customers: tuple[StripeCustomer, ...]) -> None:
         readers = {"invoices": self.g.stripe.invoices, "charges": self.g.stripe.charges,
-                   "subscriptions": self.g.stripe.subscriptions}
+                   "subscriptions": self.g.stripe.subscriptions, "payment_intents": self.g.stripe.payment_intents}
         for c in customers:
             if c.id in self.futures or c.id in self.skipped:
                 continue

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
+from checks import states
 from checks.campaigns import coupon_owners
 from checks.facts import (
     Commission,
@@ -154,6 +155,7 @@ class Payment:
     gross: int  # what was billed: invoice total, or the charge's captured amount
     paid: int  # what was actually collected
     refunded: int = 0
+    disputed: bool = False  # a charge behind it is disputed (FirstPromoter reverses it as a refund)
     livemode: bool = False
     invoice: StripeInvoice | None = None
     charge: StripeCharge | None = None
@@ -207,7 +209,21 @@ def is_trial_invoice(inv: StripeInvoice, trialing: AbstractSet[str] = frozenset(
 
 
 def _captured(ch: StripeCharge) -> bool:
-    return ch.status == "succeeded" and bool(ch.amount_captured)
+    """Money was taken: succeeded, captured, a captured amount (states.py: charge status / captured)."""
+    counts = states.judge("charge", "status", ch.status, "payment.exists").effect is states.Effect.COUNTS
+    return counts and ch.captured is not False and bool(ch.amount_captured)
+
+
+def invoice_counts(inv: StripeInvoice) -> bool:
+    """The invoice's status is one FirstPromoter credits (paid); states.py says which."""
+    return states.judge("invoice", "status", inv.status, "payment.exists").effect is states.Effect.COUNTS
+
+
+def session_paid(s: StripeCheckoutSession) -> bool:
+    """A completed, paid Checkout Session (status and payment_status both count, in states.py)."""
+    done = states.judge("checkout_session", "status", s.status, "payment.exists").effect is states.Effect.COUNTS
+    paid = states.judge("checkout_session", "payment_status", s.payment_status, "payment.exists")
+    return done and paid.effect is states.Effect.COUNTS and s.mode != "setup"
 
 
 def payments(facts: Facts) -> list[Payment]:
@@ -229,7 +245,7 @@ def payments(facts: Facts) -> list[Payment]:
 
     out: list[Payment] = []
     for inv in invoices:
-        if inv.status != "paid" or is_trial_invoice(inv, trialing):
+        if not invoice_counts(inv) or is_trial_invoice(inv, trialing):
             continue
         linked = set(inv.charge_ids) | set(inv.payment_intent_ids)
         paying = [c for c in charges if c.invoice == inv.id or linked & {c.id, c.payment_intent}]
@@ -237,8 +253,9 @@ def payments(facts: Facts) -> list[Payment]:
         out.append(
             Payment(
                 kind="invoice", id=inv.id, customer=inv.customer or None, currency=inv.currency,
-                when=inv.paid_at or inv.created, gross=inv.total, paid=inv.amount_paid,
-                refunded=sum(c.amount_refunded for c in paying), livemode=inv.livemode, invoice=inv,
+                when=inv.paid_at or inv.created, gross=inv.total, paid=inv.paid_through_stripe,
+                refunded=sum(c.amount_refunded for c in paying), disputed=any(c.disputed for c in paying),
+                livemode=inv.livemode, invoice=inv,
                 session=session_for(inv.id, *inv.payment_intent_ids),
                 settlement=settled.settlement if settled else None,
                 settlement_unread=settled.settlement_unread if settled else None,
@@ -256,14 +273,14 @@ def payments(facts: Facts) -> list[Payment]:
             Payment(
                 kind="charge", id=ch.id, customer=ch.customer, currency=ch.currency, when=ch.created,
                 gross=ch.amount_captured, paid=ch.amount_captured, refunded=ch.amount_refunded,
-                livemode=ch.livemode, charge=ch, session=session_for(ch.payment_intent),
+                disputed=ch.disputed, livemode=ch.livemode, charge=ch, session=session_for(ch.payment_intent),
                 settlement=ch.settlement, settlement_unread=ch.settlement_unread,
             )
         )
     # a paid guest session whose charge was not read is still a payment (amount from the session)
     covered = {p.session.id for p in out if p.session is not None}
     for s in sessions:
-        if s.guest and s.payment_status == "paid" and s.id not in covered and s.amount_total:
+        if s.guest and session_paid(s) and s.id not in covered and s.amount_total:
             out.append(
                 Payment(
                     kind="checkout", id=s.id, customer=None, currency=s.currency or "usd", when=s.created,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from checks import money
+from checks import money, states
 from checks.amounts import judged, payment_url
 from checks.facts import Facts
 from checks.links import Dashboard
@@ -25,12 +25,14 @@ from checks.trail import (
     fmt_age,
     fmt_time,
     found_referral,
+    invoice_counts,
     is_trial_invoice,
     match_commissions,
     ok_items,
     payments,
     predates_referral,
     read_limits,
+    session_paid,
     trialing_subscriptions,
 )
 
@@ -68,30 +70,37 @@ def _no_customer(facts: Facts) -> Outcome | None:
 # ---------------------------------------------------------------- payment.exists
 
 
-def _not_paid_story(facts: Facts, dash: Dashboard) -> tuple[list[str], list[Evidence], list[str]]:
-    """What there is instead of a payment: phrases, evidence, and advice."""
+def _story(facts: Facts, dash: Dashboard) -> tuple[list[str], list[Evidence], list[str], list[str]]:
+    """What there is instead of a payment, judged by the state table (checks/states.py): phrases,
+    evidence, advice, and the states fpcheck does not know (never taken for fine)."""
     phrases: list[str] = []
     ev: list[Evidence] = []
     advice: list[str] = []
+    unknown: list[str] = []
+
+    def judged(obj: str, field: str, value: object) -> states.State:
+        row = states.judge(obj, field, value, "payment.exists")
+        if row.effect is states.Effect.UNKNOWN:
+            unknown.append(row.says)
+        return row
+
     trialing = trialing_subscriptions(facts)
     for inv in sorted(ok_items(facts.stripe.invoices), key=lambda i: i.created):
         url = dash.invoice(inv.id, live=inv.livemode)
-        amount = money.fmt(inv.amount_due, inv.currency)
-        if inv.status == "open":
-            phrases.append(f"open invoice {inv.id} for {amount} due")
-            advice.append(f"Invoice {inv.id} is still open: the lead converts once it is paid.")
-        elif inv.status == "draft":
-            phrases.append(f"draft invoice {inv.id} for {amount} (not finalized)")
-            advice.append(f"Invoice {inv.id} is a draft: it has not even been sent; it converts once finalized and paid.")
-        elif inv.status == "paid" and is_trial_invoice(inv, trialing):
+        row = judged("invoice", "status", inv.status)
+        if inv.billing_reason == "upcoming":
+            row = judged("invoice", "billing_reason", "upcoming")
+        if row.effect is states.Effect.COUNTS and is_trial_invoice(inv, trialing):
             phrases.append(f"{money.fmt(0, inv.currency)} trial invoice {inv.id}")
-        elif inv.status in ("void", "uncollectible"):
-            phrases.append(f"{inv.status} invoice {inv.id} for {money.fmt(inv.total, inv.currency)}")
-        else:
-            phrases.append(f"{inv.status} invoice {inv.id}")
+        elif row.effect is not states.Effect.COUNTS:
+            amount = money.fmt(inv.amount_due if inv.status in ("open", "draft") else inv.total, inv.currency)
+            phrases.append(f"invoice {inv.id} for {amount} is {row.says}")
+            if row.fix:
+                advice.append(f"Invoice {inv.id}: {row.fix}")
         ev.append(Evidence(label=f"Invoice ({inv.status})", value=f"{inv.id} {money.fmt(inv.total, inv.currency)}", url=url))
     for sub in sorted(ok_items(facts.stripe.subscriptions), key=lambda s: s.created):
         url = dash.subscription(sub.id, live=sub.livemode)
+        row = judged("subscription", "status", sub.status)
         if sub.status == "trialing":
             until = f" until {sub.trial_end.strftime('%Y-%m-%d')}" if sub.trial_end else ""
             phrases.append(f"subscription {sub.id} trialing{until}")
@@ -100,21 +109,61 @@ def _not_paid_story(facts: Facts, dash: Dashboard) -> tuple[list[str], list[Evid
                 "nothing to fix now."
             )
         else:
-            phrases.append(f"subscription {sub.id} {sub.status}")
+            phrases.append(f"subscription {sub.id} {row.says if row.effect is not states.Effect.UNKNOWN else sub.status}")
+            if row.effect is states.Effect.BLOCKS and row.fix:
+                advice.append(f"Subscription {sub.id}: {row.fix}")
         ev.append(Evidence(label=f"Subscription ({sub.status})", value=sub.id, url=url))
     for ch in sorted(ok_items(facts.stripe.charges), key=lambda c: c.created):
-        state = "uncaptured" if ch.status == "succeeded" and not ch.amount_captured else ch.status
-        if state == "succeeded":
+        row = judged("charge", "status", ch.status)
+        if row.effect is states.Effect.COUNTS:
+            if ch.captured is not False and ch.amount_captured:
+                continue
+            row = judged("charge", "captured", False)
+        why = f" ({ch.failure_message})" if ch.failure_message and ch.status == "failed" else ""
+        phrases.append(f"charge {ch.id} for {money.fmt(ch.amount, ch.currency)} {row.says}{why}")
+        ev.append(Evidence(label=f"Charge ({ch.status})", value=ch.id, url=dash.payment(ch.id, live=ch.livemode)))
+        if row.fix:
+            advice.append(f"Charge {ch.id}: {row.fix}")
+    for pi in sorted(ok_items(facts.stripe.payment_intents), key=lambda i: i.created):
+        row = judged("payment_intent", "status", pi.status)
+        if row.effect is states.Effect.COUNTS:
             continue
-        phrases.append(f"{state} charge {ch.id} for {money.fmt(ch.amount, ch.currency)}")
-        ev.append(Evidence(label=f"Charge ({state})", value=ch.id, url=dash.payment(ch.id, live=ch.livemode)))
-        if state == "uncaptured":
-            advice.append(f"Charge {ch.id} was authorised but not captured: capture it in Stripe to take the money.")
-        elif ch.status == "failed":
-            advice.append(f"Charge {ch.id} failed: the customer has to pay again.")
-        elif ch.status == "pending":
-            advice.append(f"Charge {ch.id} is still pending (e.g. a bank debit): wait until it succeeds.")
-    return phrases, ev, advice
+        detail = ""
+        if pi.error_message:
+            detail = f": {pi.error_message}" + (f" ({pi.error_code})" if pi.error_code else "")
+        elif pi.next_action:
+            detail = f" (next action: {pi.next_action})"
+        phrases.append(f"payment attempt {pi.id} for {money.fmt(pi.amount, pi.currency)} {row.says}{detail}")
+        ev.append(Evidence(label=f"PaymentIntent ({pi.status})", value=pi.id + detail,
+                           url=dash.payment(pi.id, live=pi.livemode)))
+        if row.fix:
+            advice.append(f"Payment attempt {pi.id}: {row.fix}")
+    for cs in sorted(ok_items(facts.stripe.checkout_sessions), key=lambda c: c.created):
+        status = judged("checkout_session", "status", cs.status)
+        paid = judged("checkout_session", "payment_status", cs.payment_status)
+        mode = judged("checkout_session", "mode", cs.mode)
+        if session_paid(cs):
+            continue
+        row = next((r for r in (mode, status, paid) if r.effect is not states.Effect.COUNTS
+                    and r.effect is not states.Effect.NEUTRAL), status)
+        phrases.append(f"Checkout Session {cs.id} {row.says}")
+        ev.append(Evidence(label=f"Checkout Session ({cs.status}, {cs.payment_status})", value=cs.id))
+        if row.fix:
+            advice.append(f"Checkout Session {cs.id}: {row.fix}")
+    return phrases, ev, advice, list(dict.fromkeys(unknown))
+
+
+def other_mode_payments(facts: Facts) -> list[str]:
+    """Payments of the person in the other mode ("in_… $29.00 on …"), when that mode was read."""
+    out = []
+    for inv in ok_items(facts.stripe.other_mode_invoices):
+        if invoice_counts(inv) and inv.amount_paid > 0:
+            out.append(f"invoice {inv.id} {money.fmt(inv.amount_paid, inv.currency)} on {fmt_time(inv.paid_at or inv.created)}")
+    invoiced = {c for inv in ok_items(facts.stripe.other_mode_invoices) for c in inv.charge_ids}
+    for ch in ok_items(facts.stripe.other_mode_charges):
+        if ch.status == "succeeded" and ch.amount_captured and ch.id not in invoiced and not ch.invoice:
+            out.append(f"charge {ch.id} {money.fmt(ch.amount_captured, ch.currency)} on {fmt_time(ch.created)}")
+    return out
 
 
 @check("payment.exists", title="A real payment", order=60, needs=NEEDS)
@@ -138,12 +187,16 @@ def check_exists(facts: Facts) -> Outcome:
         guests = [p for p in found if p.guest]
         if guests:
             kinds.append(_count(len(guests), "guest Checkout payment") + " with no Stripe customer (see lead.email)")
+        unknown = _story(facts, dash)[3]
+        odd = f" But {'; '.join(unknown)}: check them in Stripe." if unknown else ""
         return Outcome(
-            status=Status.PASS,
+            status=Status.WARN if unknown else Status.PASS,
             summary=(
                 f"A payment happened: {latest.label} paid {amount} on {fmt_time(latest.when)}{zero}; "
-                f"{', '.join(kinds[:-1])} and {kinds[-1]} for {who}."
+                f"{', '.join(kinds[:-1])} and {kinds[-1]} for {who}.{odd}"
             ),
+            remediation="fpcheck cannot tell whether these objects count; look at them in the Stripe dashboard."
+            if unknown else None,
             evidence=tuple(
                 Evidence(
                     label=f"Paid {'guest payment' if p.guest else p.kind}",
@@ -154,8 +207,21 @@ def check_exists(facts: Facts) -> Outcome:
             )
             + limits,
         )
-    phrases, ev, advice = _not_paid_story(facts, dash)
+    phrases, ev, advice, unknown = _story(facts, dash)
     found_text = "; ".join(phrases) if phrases else "no invoices, charges or subscriptions at all"
+    elsewhere = other_mode_payments(facts)
+    if elsewhere:
+        other = "live" if facts.stripe.key_mode == "test" else "test"
+        return Outcome(
+            status=Status.FAIL,
+            summary=(
+                f"No real payment in {facts.stripe.key_mode} mode for {who} ({found_text}); the person paid in "
+                f"{other} mode instead ({'; '.join(elsewhere[:3])}): see stripe.mode."
+            ),
+            evidence=tuple(ev) + limits,
+            remediation="See stripe.mode: FirstPromoter tracks one mode at a time.",
+            cause="stripe.mode",
+        )
     if limits:
         # what was not read may hold the payment: never report "none" for it
         return Outcome(
@@ -163,6 +229,14 @@ def check_exists(facts: Facts) -> Outcome:
             summary=f"No payment among what was read for {who} ({found_text}); not everything was read: {limits[0].value}.",
             evidence=tuple(ev) + limits,
             remediation="Open the customer in Stripe and look at the older payments that fpcheck did not read.",
+        )
+    if unknown:
+        return Outcome(
+            status=Status.WARN,
+            summary=f"No payment FirstPromoter would count for {who} ({found_text}), and {'; '.join(unknown)}.",
+            evidence=tuple(ev),
+            remediation="Look at these objects in the Stripe dashboard: fpcheck cannot tell whether they count. "
+            + " ".join(dict.fromkeys(advice)),
         )
     if not advice:
         advice.append(

@@ -20,6 +20,7 @@ from checks.facts import (
     StripeCheckoutSession,
     StripeCustomer,
     StripeInvoice,
+    StripePaymentIntent,
     StripeSubscription,
     TrackingCoupon,
 )
@@ -53,6 +54,8 @@ class StripeSource(Counted, Protocol):
     def checkout_sessions(self, email: str) -> Sequence[StripeCheckoutSession]: ...
 
     def subscriptions(self, customer_id: str) -> Sequence[StripeSubscription]: ...
+
+    def payment_intents(self, customer_id: str) -> Sequence[StripePaymentIntent]: ...
 
     def tracking_coupon(self, value: str) -> TrackingCoupon: ...
 

@@ -37,6 +37,7 @@ from checks.facts import (
     StripeCustomer,
     StripeDiscount,
     StripeInvoice,
+    StripePaymentIntent,
     StripePromotionCode,
     StripeSubscription,
     TrackingCoupon,
@@ -220,8 +221,9 @@ class StripeReader:
         return Listed(sorted(found.values(), key=lambda c: c.match != "exact"), limits)
 
     def customer(self, customer_id: str, match: str = "id") -> StripeCustomer | None:
-        """One customer by id, or None when Stripe has none (or it was deleted).  `match` records why
-        it was read: "id" (the query was this id) or "uid" (the referral's uid names it)."""
+        """One customer by id, or None when Stripe has none; a deleted one has `deleted` set (Stripe keeps
+        its id and its payments).  `match` records why it was read: "id" (the query was this id) or
+        "uid" (the referral's uid names it)."""
         got = self._maybe(
             f"reading Stripe customer {customer_id}", lambda: self._client.v1.customers.retrieve(customer_id)
         )
@@ -229,7 +231,9 @@ class StripeReader:
             return None
         raw = _plain(got)
         if raw.get("deleted"):
-            return None
+            # Stripe's deleted shape is {id, object, deleted}: no email, no creation time
+            return StripeCustomer(id=str(raw["id"]), created=datetime.fromtimestamp(0, UTC), deleted=True,
+                                  match=match)  # type: ignore[arg-type]
         return self._parse("a Stripe customer", lambda: _customer(raw, match))
 
     def customers_by_fp_uid(self, uid: str) -> Listed[StripeCustomer]:
@@ -328,6 +332,14 @@ class StripeReader:
             f"subscriptions of {customer_id}",
         )
         return Listed((self._parse("a Stripe subscription", lambda r=r: _subscription(r)) for r in raws), raws.limits)
+
+    def payment_intents(self, customer_id: str) -> Listed[StripePaymentIntent]:
+        """The customer's payment attempts, newest first: why an invoice or checkout was not paid."""
+        raws = self._pages(
+            f"listing PaymentIntents of {customer_id}", self._client.v1.payment_intents.list,
+            {"customer": customer_id}, f"PaymentIntents of {customer_id}",
+        )
+        return Listed((self._parse("a Stripe PaymentIntent", lambda r=r: _payment_intent(r)) for r in raws), raws.limits)
 
     def tracking_coupon(self, value: str) -> TrackingCoupon:
         """Is `value` a Coupon id (what FirstPromoter needs), a promotion code's code, or neither?"""
@@ -621,8 +633,11 @@ def _invoice(raw: dict[str, Any]) -> StripeInvoice:
     sub = (parent.get("subscription_details") or {}).get("subscription")
     pis: list[str] = []
     chs: list[str] = []
+    types: list[str] = []
     for pay in ((raw.get("payments") or {}).get("data") or []):
         payment = pay.get("payment") or {}
+        if payment.get("type"):
+            types.append(str(payment["type"]))
         if (pi := _id(payment.get("payment_intent"))) is not None:
             pis.append(pi)
         if (ch := _id(payment.get("charge"))) is not None:
@@ -637,6 +652,10 @@ def _invoice(raw: dict[str, Any]) -> StripeInvoice:
         subtotal=raw["subtotal"],
         total=raw["total"],
         total_discount_amount=sum(int(d.get("amount") or 0) for d in raw.get("total_discount_amounts") or []),
+        starting_balance=int(raw.get("starting_balance") or 0),
+        amount_paid_off_stripe=int(raw.get("amount_paid_off_stripe") or 0),
+        paid_out_of_band=raw.get("paid_out_of_band"),  # older API versions only
+        collection_method=raw.get("collection_method"),
         billing_reason=raw.get("billing_reason"),
         livemode=bool(raw.get("livemode")),
         created=_ts(raw["created"]),
@@ -646,6 +665,7 @@ def _invoice(raw: dict[str, Any]) -> StripeInvoice:
         discounts=tuple(_discount(d) for d in raw.get("discounts") or []),
         payment_intent_ids=tuple(pis),
         charge_ids=tuple(chs),
+        payment_types=tuple(types),
     )
 
 
@@ -668,9 +688,12 @@ def _charge(raw: dict[str, Any], settlement_unread: str | None = None) -> Stripe
         currency=raw["currency"],
         status=raw["status"],
         paid=bool(raw.get("paid")),
+        captured=raw.get("captured"),
         refunded=bool(raw.get("refunded")),
+        disputed=bool(raw.get("disputed")),
         livemode=bool(raw.get("livemode")),
         created=_ts(raw["created"]),
+        failure_message=raw.get("failure_message"),
         billing_email=(raw.get("billing_details") or {}).get("email"),
         receipt_email=raw.get("receipt_email"),
         payment_intent=_id(raw.get("payment_intent")),
@@ -700,6 +723,24 @@ def _checkout_session(raw: dict[str, Any]) -> StripeCheckoutSession:
         payment_link=_id(raw.get("payment_link")),
         livemode=bool(raw.get("livemode")),
         created=_ts(raw["created"]),
+    )
+
+
+def _payment_intent(raw: dict[str, Any]) -> StripePaymentIntent:
+    error = raw.get("last_payment_error") or {}
+    action = raw.get("next_action") or {}
+    return StripePaymentIntent(
+        id=raw["id"],
+        customer=_id(raw.get("customer")),
+        status=raw["status"],
+        amount=int(raw.get("amount") or 0),
+        currency=raw.get("currency") or "usd",
+        livemode=bool(raw.get("livemode")),
+        created=_ts(raw["created"]),
+        latest_charge=_id(raw.get("latest_charge")),
+        error_code=error.get("decline_code") or error.get("code"),
+        error_message=error.get("message"),
+        next_action=action.get("type"),
     )
 
 

@@ -49,9 +49,9 @@ def test_only_draft_open_void_fails_naming_them() -> None:
     ))
     r = out["payment.exists"]
     assert r.status is Status.FAIL
-    assert "draft invoice in_D for $15.00" in r.summary
-    assert "open invoice in_O for $29.00 due" in r.summary
-    assert "void invoice in_V for $9.00" in r.summary
+    assert "invoice in_D for $15.00 is a draft (not finalized)" in r.summary
+    assert "invoice in_O for $29.00 is open (not paid yet)" in r.summary
+    assert "invoice in_V for $9.00 is void (cancelled)" in r.summary
     assert "in_O" in r.remediation
     assert out["payment.amount"].status is Status.SKIP
     assert out["payment.timing"].status is Status.SKIP
@@ -71,14 +71,14 @@ def test_trial_zero_invoice_is_not_a_payment() -> None:
 def test_failed_and_pending_charges_are_not_payments() -> None:
     r = run_money(charges=(charge("ch_F", status="failed"), charge("ch_P", status="pending")))["payment.exists"]
     assert r.status is Status.FAIL
-    assert "failed charge ch_F for $29.00" in r.summary and "pending charge ch_P" in r.summary
+    assert "charge ch_F for $29.00 failed" in r.summary and "charge ch_P for $29.00 still pending" in r.summary
 
 
 def test_authorised_but_uncaptured_charge_is_not_a_payment() -> None:
     held = charge("ch_H").model_copy(update={"amount_captured": 0})
     out = run_money(charges=(held,))
     assert out["payment.exists"].status is Status.FAIL
-    assert "uncaptured charge ch_H for $29.00" in out["payment.exists"].summary
+    assert "charge ch_H for $29.00 authorised but not captured" in out["payment.exists"].summary
     assert "capture" in out["payment.exists"].remediation
     assert out["payment.amount"].status is Status.SKIP
 

@@ -86,7 +86,7 @@ def test_scenario_key_words() -> None:
     assert "fp_uid" in (r.remediation or "") and "Import Stripe Events" in (r.remediation or "")
 
     r = results(scenario_facts("no-payment"))["payment.exists"]
-    assert "open invoice in_DemoNoPay0001 for $29.00 due" in r.summary
+    assert "invoice in_DemoNoPay0001 for $29.00 is open (not paid yet)" in r.summary
 
     r = results(scenario_facts("trial"))["payment.exists"]
     assert "sub_DemoTrial0001 trialing until 2026-12-09" in r.summary
