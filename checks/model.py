@@ -39,9 +39,15 @@ class Outcome(Frozen):
     summary: str
     evidence: tuple[Evidence, ...] = ()
     remediation: str | None = None
-    # The check whose warning this failure is most likely due to (the verdict names that check).
+    # The check whose warning this failure is most likely due to (the verdict names that check); a
+    # failure that names its own check is the cause itself, whatever failed before it.
     # Not part of the JSON: the verdict carries it.
     cause: str | None = Field(default=None, exclude=True)
+    # A missing commission's own words ("FirstPromoter recorded no commission for in_…"), and whether
+    # the reason after them is only fpcheck's fallback: checks/reconcile.py names the cause another
+    # check found instead, so the report never contradicts itself.
+    symptom: str | None = Field(default=None, exclude=True)
+    fallback: bool = Field(default=False, exclude=True)
 
 
 class Result(Frozen):
@@ -52,6 +58,8 @@ class Result(Frozen):
     evidence: tuple[Evidence, ...] = ()
     remediation: str | None = None
     cause: str | None = Field(default=None, exclude=True)  # see Outcome.cause
+    symptom: str | None = Field(default=None, exclude=True)  # see Outcome.symptom
+    fallback: bool = Field(default=False, exclude=True)
 
 
 class Verdict(Frozen):
@@ -80,7 +88,8 @@ def verdict_for(results: tuple[Result, ...] | list[Result]) -> Verdict:
     """The most likely cause is the first check that fails, in the guide's causal order.  When that
     failure is the symptom itself (a payment without commission) and it names the warning it most
     likely comes from, the verdict names that check."""
-    first_fail = next((r for r in results if r.status is Status.FAIL), None)
+    first_fail = next((r for r in results if r.status is Status.FAIL and r.cause == r.id), None)
+    first_fail = first_fail or next((r for r in results if r.status is Status.FAIL), None)
     if first_fail is not None:
         by_id = {r.id: r for r in results}
         cause = by_id.get(first_fail.cause or "")

@@ -84,9 +84,12 @@ def run_check(r: Check, facts: Facts) -> Result:
             status=Status.ERROR,
             summary=f"This check crashed ({type(exc).__name__}); the other checks are unaffected.",
         )
-    return Result(id=r.id, title=r.title, **out.model_dump(), cause=out.cause)
+    return Result(id=r.id, title=r.title, **out.model_dump(), cause=out.cause, symptom=out.symptom,
+                  fallback=out.fallback)
 
 
 def run(facts: Facts, only: Iterable[str] | None = None) -> tuple[Result, ...]:
+    from checks.reconcile import reconcile
+
     wanted = set(only) if only else None
-    return tuple(run_check(r, facts) for r in all_checks() if wanted is None or r.id in wanted)
+    return reconcile(tuple(run_check(r, facts) for r in all_checks() if wanted is None or r.id in wanted))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
-from checks import states
+from checks import money, states
 from checks.campaigns import coupon_owners
 from checks.facts import (
     Commission,
@@ -110,7 +110,7 @@ def uid_customers(facts: Facts, ref: Referral | None) -> list[StripeCustomer]:
     """The customers FirstPromoter follows through the referral's uid (the cus_ id, or metadata.fp_uid)."""
     if ref is None or not ref.uid:
         return []
-    return [c for c in customers(facts) if ref.uid in (c.id, c.fp_uid)]
+    return [c for c in customers(facts) if ref.uid in (c.id, c.fp_uid) and not c.deleted]
 
 
 def only_customer_id(facts: Facts) -> str | None:
@@ -291,6 +291,19 @@ def payments(facts: Facts) -> list[Payment]:
     return sorted(out, key=lambda p: p.when)
 
 
+def other_mode_payments(facts: Facts) -> list[str]:
+    """Payments of the person in the other mode ("in_… $29.00 on …"), when that mode was read."""
+    out = []
+    for inv in ok_items(facts.stripe.other_mode_invoices):
+        if invoice_counts(inv) and inv.amount_paid > 0:
+            out.append(f"invoice {inv.id} {money.fmt(inv.amount_paid, inv.currency)} on {fmt_time(inv.paid_at or inv.created)}")
+    invoiced = {c for inv in ok_items(facts.stripe.other_mode_invoices) for c in inv.charge_ids}
+    for ch in ok_items(facts.stripe.other_mode_charges):
+        if ch.status == "succeeded" and ch.amount_captured and ch.id not in invoiced and not ch.invoice:
+            out.append(f"charge {ch.id} {money.fmt(ch.amount_captured, ch.currency)} on {fmt_time(ch.created)}")
+    return out
+
+
 def guest_payments(facts: Facts) -> list[Payment]:
     return [p for p in payments(facts) if p.guest]
 
@@ -350,6 +363,7 @@ def match_commissions(facts: Facts) -> dict[str, CommissionMatch]:
     spare = [
         c for c in _ref_commissions(facts, found_referral(facts))
         if c.id not in used and c.created_at is not None and not (c.event_id and c.event_id in all_ids)
+        and c.commission_type != "custom"  # a custom commission is tied to no sale (states.py)
     ]
     for p in reversed(paid):  # the latest payments first: they are what support asks about
         if p.id in out:

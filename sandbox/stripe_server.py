@@ -23,10 +23,19 @@ Behaviour copied from Stripe (reference/stripe.md):
   `invoice.payment_succeeded`, `charge.succeeded`, `checkout.session.completed`), newest first,
   the last 30 days, filters `type` (`*` wildcards) or `types[]` (at most 20), `created[...]`.
 - Bad keys get 401 with the key masked; every answer carries a `Request-Id`.
+- PaymentIntents (`/v1/payment_intents`, filters `customer`, `created[...]`) in every status, with
+  `last_payment_error` and `next_action` when a payment failed or waits for the customer.
+- A deleted customer (`delete_customer`) answers `{"id", "object": "customer", "deleted": true}` and
+  is in no customer list or search; its invoices and charges stay listed under its id, and Stripe
+  cancels its subscriptions.
+- Invoices carry `amount_paid_off_stripe` (0 unless paid outside Stripe), `collection_method` and
+  `starting_balance`; a payment recorded outside Stripe is an InvoicePayment whose `payment` is
+  `{"type": "payment_record", "payment_record": "prec_…"}`, with no PaymentIntent or Charge.
 
 Our assumptions, not verified against Stripe: customer search's `email:'x'` matches
 case-insensitively; `customer_details[email]` matches exactly (case-sensitive, like
-`customers?email=`); expanding `balance_transaction` needs `rak_balance_read`.
+`customers?email=`); expanding `balance_transaction` needs `rak_balance_read`; an invoice paid
+entirely outside Stripe sends `invoice.paid` but no `invoice.payment_succeeded`.
 """
 
 from __future__ import annotations
@@ -95,6 +104,11 @@ _KEY_RX = re.compile(r"^((?:sk|rk|pk)_(?:test|live)_)")
 # Fields the Basil/Clover API versions removed from Invoice; the fixture still carries `subscription`.
 _REMOVED_INVOICE_FIELDS = ("discount", "subscription", "charge", "payment_intent", "paid", "paid_out_of_band")
 _INVOICE_STATUSES = {"draft", "open", "paid", "uncollectible", "void"}
+_COLLECTION_METHODS = {"charge_automatically", "send_invoice"}
+_PI_STATUSES = {
+    "requires_payment_method", "requires_confirmation", "requires_action", "processing", "requires_capture",
+    "canceled", "succeeded",
+}
 _SUB_STATUSES = {
     "active", "past_due", "unpaid", "canceled", "incomplete", "incomplete_expired", "trialing",
     "paused", "ended", "all",
@@ -157,6 +171,7 @@ class DataSet:
 
     livemode: bool
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deleted_customers: dict[str, dict[str, Any]] = field(default_factory=dict)  # as they were
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
     invoice_payments: dict[str, dict[str, Any]] = field(default_factory=dict)
     discounts: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -208,6 +223,11 @@ def _created_between(req: Request, objs: Iterable[dict[str, Any]]) -> Iterable[d
     return [o for o in objs if all(t(int(o.get("created") or 0)) for t in tests)]
 
 
+def _deleted_customer(id_: str) -> dict[str, Any]:
+    """What Stripe serves for a deleted customer, by id or expanded (fixtures3's deleted_customer)."""
+    return {"id": id_, "object": "customer", "deleted": True}
+
+
 def _newest_first(objs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     # Stripe lists newest first; among equal `created`, the later-added object first.
     return sorted(reversed(list(objs)), key=lambda o: o.get("created") or 0, reverse=True)
@@ -230,7 +250,7 @@ class StripeStandIn(StandIn):
         get = self._get
         self.route("GET", r"/v1/account", get(self._account))
         self.route("GET", r"/v1/customers/search", get(self._customer_search))
-        self.route("GET", r"/v1/customers/(?P<id>[^/]+)", get(self._retrieve("customer", "customers")))
+        self.route("GET", r"/v1/customers/(?P<id>[^/]+)", get(self._customer))
         self.route("GET", r"/v1/customers", get(self._customers))
         self.route("GET", r"/v1/invoices/(?P<id>[^/]+)", get(self._retrieve("invoice", "invoices")))
         self.route("GET", r"/v1/invoices", get(self._invoices))
@@ -241,6 +261,7 @@ class StripeStandIn(StandIn):
         self.route("GET", r"/v1/charges", get(self._charges))
         self.route("GET", r"/v1/payment_intents/(?P<id>[^/]+)",
                    get(self._retrieve("payment_intent", "payment_intents")))
+        self.route("GET", r"/v1/payment_intents", get(self._payment_intents))
         self.route("GET", r"/v1/subscriptions/(?P<id>[^/]+)", get(self._retrieve("subscription", "subscriptions")))
         self.route("GET", r"/v1/subscriptions", get(self._subscriptions))
         self.route("GET", r"/v1/coupons/(?P<id>[^/]+)", get(self._retrieve("coupon", "coupons")))
@@ -494,11 +515,19 @@ class StripeStandIn(StandIn):
         if where is None:
             raise _BadRequest(f"This property cannot be expanded ({full}).", "expand")
         obj = where[1].get(id_)
+        if obj is None and id_ in ds.deleted_customers:
+            return _deleted_customer(id_)
         return self._render(ds, obj) if obj is not None else id_
 
     # ================================================================== endpoints
     def _account(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
         return copy.deepcopy(self.account)  # an Account has no `livemode`
+
+    def _customer(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
+        id_ = unquote(m.group("id"))
+        if id_ in ds.deleted_customers:  # Stripe answers 200 with the deleted stub, not a 404
+            return _deleted_customer(id_)
+        return self._retrieve("customer", "customers")(req, m, ds)
 
     def _customers(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
         objs: Iterable[dict[str, Any]] = ds.customers.values()
@@ -584,6 +613,13 @@ class StripeStandIn(StandIn):
                 objs = [o for o in objs if o.get(name) == val]
         return self._list(req, ds, objs, "/v1/charges", "charge")
 
+    def _payment_intents(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
+        objs = list(ds.payment_intents.values())
+        customer = req.param("customer")
+        if customer is not None:
+            objs = [o for o in objs if o.get("customer") == customer]
+        return self._list(req, ds, objs, "/v1/payment_intents", "payment_intent")
+
     def _subscriptions(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
         objs = list(ds.subscriptions.values())
         status = req.param("status")
@@ -640,6 +676,16 @@ class StripeStandIn(StandIn):
         ds.customers[id] = c
         return c
 
+    def delete_customer(self, id: str, *, at: int, mode: Mode = "test") -> None:
+        """Delete a customer at `at`: Stripe cancels its subscriptions at once and keeps its invoices
+        and charges (they still name it)."""
+        ds = self.data[mode]
+        ds.deleted_customers[id] = ds.customers.pop(id)
+        for sub in ds.subscriptions.values():
+            if sub["customer"] == id and sub["status"] not in ("canceled", "incomplete_expired"):
+                sub.update(status="canceled", canceled_at=at, ended_at=at)
+                sub["cancellation_details"] = {"comment": None, "feedback": None, "reason": "cancellation_requested"}
+
     def add_coupon(
         self, id: str, *, created: int, percent_off: float | None = None, amount_off: int | None = None,
         currency: str | None = None, name: str | None = None, duration: str = "once",
@@ -668,16 +714,28 @@ class StripeStandIn(StandIn):
 
     def add_payment_intent(
         self, id: str, customer: str | None, amount: int, *, created: int, currency: str = "usd",
-        status: str = "succeeded", latest_charge: str | None = None, mode: Mode = "test",
+        status: str = "succeeded", latest_charge: str | None = None,
+        last_payment_error: dict[str, Any] | None = None, next_action: dict[str, Any] | None = None,
+        mode: Mode = "test",
     ) -> dict[str, Any]:
+        """`last_payment_error`: `{code, decline_code, message, type, ...}` of the last failed
+        attempt; `next_action`: `{type: "use_stripe_sdk" | "redirect_to_url" | ..., ...}` when the
+        customer must act (status requires_action)."""
+        if status not in _PI_STATUSES:
+            raise ValueError(f"payment intent status {status!r}")
         ds = self.data[mode]
         p = template("payment_intent")
         p.update(
             id=id, customer=customer, amount=amount, currency=currency, created=created, status=status,
-            amount_received=amount if status == "succeeded" else 0, latest_charge=latest_charge,
-            client_secret=f"{id}_secret_sandbox", canceled_at=None, last_payment_error=None, next_action=None,
-            processing=None, transfer_data=None, payment_method_configuration_details=None,
-            payment_method=f"pm_{self._suffix(id)}", livemode=ds.livemode,
+            amount_received=amount if status == "succeeded" else 0,
+            amount_capturable=amount if status == "requires_capture" else 0, latest_charge=latest_charge,
+            client_secret=f"{id}_secret_sandbox", canceled_at=created if status == "canceled" else None,
+            cancellation_reason="abandoned" if status == "canceled" else None,
+            last_payment_error=copy.deepcopy(last_payment_error), next_action=copy.deepcopy(next_action),
+            processing=None, transfer_data=None, payment_method_configuration_details=None, shipping=None,
+            # a failed attempt detaches the payment method (it is then in last_payment_error)
+            payment_method=None if status == "requires_payment_method" else f"pm_{self._suffix(id)}",
+            livemode=ds.livemode,
         )
         ds.payment_intents[id] = p
         return p
@@ -686,11 +744,13 @@ class StripeStandIn(StandIn):
         self, id: str, customer: str | None, amount: int, *, created: int, currency: str = "usd",
         status: str = "succeeded", payment_intent: str | None = None, amount_refunded: int = 0,
         billing_email: str | None = None, receipt_email: str | None = None,
-        settlement: tuple[int, str, float | None] | None = None, mode: Mode = "test",
+        settlement: tuple[int, str, float | None] | None = None, decline_code: str | None = None,
+        failure_message: str = "Your card was declined.", mode: Mode = "test",
     ) -> dict[str, Any]:
         """A charge.  A succeeded one gets its balance transaction (`txn_…`): `settlement` is
         (amount, currency, exchange rate) in the account's settlement currency; by default the
-        charge's own amount and currency, no conversion."""
+        charge's own amount and currency, no conversion.  A failed one is a card decline, with the
+        issuer's `decline_code` (e.g. insufficient_funds) as its outcome's reason when given."""
         ds = self.data[mode]
         c = template("charge")
         ok = status == "succeeded"
@@ -704,12 +764,15 @@ class StripeStandIn(StandIn):
             description=None, balance_transaction=f"txn_{self._suffix(id)}" if ok else None,
             payment_method=f"pm_{self._suffix(id)}", receipt_url=None, source=None, transfer_data=None,
             failure_code=None if ok else "card_declined",
-            failure_message=None if ok else "Your card was declined.", livemode=ds.livemode,
+            failure_message=None if ok else failure_message, livemode=ds.livemode,
         )
         c["billing_details"]["email"] = billing_email
         c["billing_details"]["name"] = None
+        declined = (f"The bank returned the decline code `{decline_code}`." if decline_code
+                    else "The bank did not return any further details with this decline.")
         c["outcome"].update(type="authorized" if ok else "issuer_declined",
-                            seller_message="Payment complete." if ok else "The bank did not return any further details with this decline.",
+                            seller_message="Payment complete." if ok else declined,
+                            reason=None if ok else decline_code,
                             network_status="approved_by_network" if ok else "declined_by_network")
         c["refunds"]["url"] = f"/v1/charges/{id}/refunds"
         ds.charges[id] = c
@@ -734,12 +797,15 @@ class StripeStandIn(StandIn):
     def add_subscription(
         self, id: str, customer: str, *, created: int, status: str = "active", amount: int = 2900,
         currency: str = "usd", trial_end: int | None = None, canceled_at: int | None = None,
-        mode: Mode = "test",
+        collection_method: str = "charge_automatically", mode: Mode = "test",
     ) -> dict[str, Any]:
+        if collection_method not in _COLLECTION_METHODS:
+            raise ValueError(f"collection method {collection_method!r}")
         ds = self.data[mode]
         s = template("subscription")
         s.update(
             id=id, customer=customer, created=created, status=status, currency=currency, livemode=ds.livemode,
+            collection_method=collection_method, days_until_due=30 if collection_method == "send_invoice" else None,
             start_date=created, billing_cycle_anchor=trial_end or created, cancel_at=None,
             canceled_at=canceled_at, ended_at=canceled_at, cancel_at_period_end=False,
             trial_start=created if trial_end else None, trial_end=trial_end, latest_invoice=None,

@@ -9,10 +9,11 @@ likeliest cause the other checks found (the verdict then names that check).
 
 from __future__ import annotations
 
+from checks import states
 from checks.amounts import counting_payments, payment_url
-from checks.facts import Facts
+from checks.facts import Commission, Facts
 from checks.guide.account import FP_INTEGRATION
-from checks.guide.referral import BLOCKING, import_events_hint
+from checks.guide.referral import blocking_state, import_events_hint
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
 from checks.registry import check
@@ -28,6 +29,25 @@ from checks.trail import (
     payments,
     predates_referral,
 )
+
+
+def commission_doubt(c: Commission) -> tuple[Status, str, str] | None:
+    """Why a recorded commission earns nothing, judged by its status, fraud flag and amount
+    (checks/states.py): (status, words, fix), or None when it earns."""
+    status = states.judge("commission", "status", c.status, "fp.commission")
+    if status.effect is states.Effect.BLOCKS:
+        return Status.FAIL, f"it was {status.says}: a {status.says} commission earns nothing", status.fix
+    if status.effect is states.Effect.UNKNOWN:
+        return Status.FAIL, f"{status.says}, so it cannot tell whether it earns", status.fix
+    fraud = states.judge("commission", "fraud_check", c.fraud_check or "no_suspicion", "fp.commission")
+    if fraud.effect in (states.Effect.OPEN, states.Effect.UNKNOWN) and c.status != "approved":
+        what = fraud.says if fraud.effect is states.Effect.UNKNOWN else f"{fraud.says} ({c.fraud_check})"
+        return (Status.FAIL, f"it is {c.status or 'not approved'} and {what}: a flagged commission is held for "
+                "review and may be denied, and FirstPromoter does not document what happens to it", fraud.fix)
+    if c.amount == 0:
+        row = states.judge("commission", "amount", "0", "fp.commission")
+        return Status.FAIL, f"it has {row.says}: the promoter earns nothing for this sale", row.fix
+    return None
 
 
 @check(
@@ -73,14 +93,18 @@ def check_commission(facts: Facts) -> Outcome:
     if latest.id in matches:
         m = matches[latest.id]
         older = f" ({len(missed)} earlier payment(s) have none: see the evidence)" if missed else ""
-        return Outcome(
-            status=Status.PASS,
-            summary=(
-                f"FirstPromoter recorded commission {describe_commission(m.commission, event=False)} for the latest payment, "
-                f"{latest.label} ({m.how}){older}."
-            ),
-            evidence=tuple(evidence),
+        recorded = (
+            f"FirstPromoter recorded commission {describe_commission(m.commission, event=False)} for the latest "
+            f"payment, {latest.label} ({m.how})"
         )
+        doubt = commission_doubt(m.commission)
+        if doubt is not None:
+            status, why, fix = doubt
+            return Outcome(status=status, summary=f"{recorded}, but {why}{older}.", evidence=tuple(evidence),
+                           remediation=fix, cause="fp.commission" if status is Status.FAIL else None)
+        flag = states.judge("commission", "fraud_check", m.commission.fraud_check or "no_suspicion", "fp.commission")
+        flagged = f"; it was {flag.says} ({m.commission.fraud_check}) and approved since" if flag.effect is states.Effect.OPEN else ""
+        return Outcome(status=Status.PASS, summary=f"{recorded}{flagged}{older}.", evidence=tuple(evidence))
     if no_referral(facts):
         return Outcome(
             status=Status.SKIP,
@@ -92,13 +116,14 @@ def check_commission(facts: Facts) -> Outcome:
     customer = latest.customer
     missing = f"FirstPromoter recorded no commission for {latest.label} (paid {fmt_time(latest.when)})"
 
-    def fail(why: str, fix: str, cause: str | None = None) -> Outcome:
-        return Outcome(status=Status.FAIL, summary=f"{missing}, {why}", evidence=tuple(evidence), remediation=fix, cause=cause)
+    def fail(why: str, fix: str, cause: str | None = None, fallback: bool = False) -> Outcome:
+        return Outcome(status=Status.FAIL, summary=f"{missing}, {why}", evidence=tuple(evidence), remediation=fix,
+                       cause=cause, symptom=missing, fallback=fallback)
 
-    state = (ref.state or "").lower() if ref else ""
-    if state in BLOCKING:
+    blocked = blocking_state(ref)
+    if blocked is not None:
         return fail(
-            f"as expected while the referral is {state} (see fp.referral).",
+            f"as expected while the referral {blocked.says} (see fp.referral).",
             "Fix the referral's state first (see fp.referral), then " + import_events_hint(customer) + ".",
             "fp.referral",
         )
@@ -143,10 +168,12 @@ def check_commission(facts: Facts) -> Outcome:
             "was disconnected or reconnected to another account or mode since, or a webhook failed).",
             f"{FP_INTEGRATION}: check that Stripe is still connected, to the right account and mode. Then "
             + import_events_hint(customer) + ".",
+            fallback=True,
         )
     return fail(
         "although the payment counts and is older than 2 minutes: most likely FirstPromoter's Stripe integration "
         "did not receive it (not connected, connected to another account or mode, or its webhooks fail).",
         f"{FP_INTEGRATION}: check that Stripe is still connected (to the right account and mode) and that its "
         "webhooks reach FirstPromoter. Then " + import_events_hint(customer) + ".",
+        fallback=True,
     )

@@ -8,7 +8,7 @@ both make the match uncertain, so they are warnings that name the customers.
 
 from __future__ import annotations
 
-from checks import money
+from checks import money, states
 from checks.facts import Facts, StripeCustomer
 from checks.guide.referral import import_events_hint
 from checks.links import Dashboard
@@ -28,7 +28,7 @@ from checks.trail import (
 
 
 def _customer_ev(dash: Dashboard, c: StripeCustomer, note: str = "") -> Evidence:
-    value = f"{c.id} ({c.email or 'no email'})" + (f" {note}" if note else "")
+    value = f"{c.id} ({'deleted in Stripe' if c.deleted else c.email or 'no email'})" + (f" {note}" if note else "")
     return Evidence(label="Stripe customer", value=value, url=dash.customer(c.id, live=c.livemode))
 
 
@@ -95,7 +95,7 @@ def check_email(facts: Facts) -> Outcome:
         guests = guest_payments(facts)
         if guests:
             return _guest(facts, email, guests, evidence)
-        linked = [c for c in customers if ref and ref.uid and ref.uid in (c.id, c.fp_uid)]
+        linked = [c for c in customers if ref and ref.uid and ref.uid in (c.id, c.fp_uid) and not c.deleted]
         evidence += [_customer_ev(dash, c, f"(found by {c.match})") for c in customers]
         if linked:
             return Outcome(
@@ -233,6 +233,23 @@ def check_uid(facts: Facts) -> Outcome:
     for c in customers:
         evidence.append(_customer_ev(dash, c, f"fp_uid {c.fp_uid}" if c.fp_uid else "no fp_uid"))
     by_id = next((c for c in customers if c.id == uid), None)
+    if by_id is not None and by_id.deleted:
+        row = states.judge("customer", "deleted", True, "lead.uid")
+        payers = [c for c in customers if not c.deleted and c.id in _payer_notes(facts)]
+        now_pays = f" {payers[-1].id} pays now." if payers else ""
+        target = payers[-1].id if payers else None
+        return Outcome(
+            status=Status.FAIL,
+            summary=(
+                f"The referral's uid {uid} names a Stripe customer that {row.says}: FirstPromoter follows that "
+                f"customer id, and a deleted customer makes no new payments.{now_pays}"
+            ),
+            evidence=tuple(evidence),
+            remediation=f"{row.fix} " + (
+                f"In FirstPromoter {import_events_hint(target)}." if target else
+                "Find the customer the person pays as now, then " + import_events_hint(None) + "."
+            ),
+        )
     if by_id is not None:
         return Outcome(
             status=Status.PASS,

@@ -13,6 +13,7 @@ from checks.guide.account import FP_INTEGRATION, FP_INTEGRATION_PATH
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
 from checks.registry import check
+from checks.trail import other_mode_payments, payments
 
 FP_INTEGRATION_LC = f"in FirstPromoter open {FP_INTEGRATION_PATH}"
 
@@ -123,6 +124,25 @@ def check_mode(facts: Facts) -> Outcome:
                     f"{FP_INTEGRATION_LC}, disconnect and reconnect Stripe in {other_mode} mode (it tracks one "
                     f"mode at a time), then point fpcheck at a {other_mode} key. If you are testing in "
                     f"{fp_mode} mode, make the test purchase in {fp_mode} mode."
+                ),
+            )
+        elsewhere = other_mode_payments(facts)
+        if customers and elsewhere and not payments(facts):
+            ids = ", ".join(c.id for c in customers)
+            return Outcome(
+                status=Status.FAIL,
+                summary=(
+                    f"The person exists in both modes ({key_mode}: {ids}; {other_mode}: "
+                    f"{', '.join(c.id for c in other.value)}) and paid only in {other_mode} mode "
+                    f"({'; '.join(elsewhere[:3])}), while fpcheck's key"
+                    + (" and FirstPromoter's integration are" if expected else " is")
+                    + f" {key_mode} mode: FirstPromoter sees only the payments of the one mode it is connected in."
+                ),
+                evidence=tuple(evidence),
+                remediation=(
+                    f"If real sales happen in {other_mode} mode, connect FirstPromoter in {other_mode} mode "
+                    f"({FP_INTEGRATION_LC}; it tracks one mode at a time) and point fpcheck at a {other_mode} key. "
+                    f"If you are testing in {key_mode} mode, make the test purchase in {key_mode} mode."
                 ),
             )
     elif facts.config.other_mode_configured and other.error:

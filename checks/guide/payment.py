@@ -25,10 +25,10 @@ from checks.trail import (
     fmt_age,
     fmt_time,
     found_referral,
-    invoice_counts,
     is_trial_invoice,
     match_commissions,
     ok_items,
+    other_mode_payments,
     payments,
     predates_referral,
     read_limits,
@@ -151,19 +151,6 @@ def _story(facts: Facts, dash: Dashboard) -> tuple[list[str], list[Evidence], li
         if row.fix:
             advice.append(f"Checkout Session {cs.id}: {row.fix}")
     return phrases, ev, advice, list(dict.fromkeys(unknown))
-
-
-def other_mode_payments(facts: Facts) -> list[str]:
-    """Payments of the person in the other mode ("in_… $29.00 on …"), when that mode was read."""
-    out = []
-    for inv in ok_items(facts.stripe.other_mode_invoices):
-        if invoice_counts(inv) and inv.amount_paid > 0:
-            out.append(f"invoice {inv.id} {money.fmt(inv.amount_paid, inv.currency)} on {fmt_time(inv.paid_at or inv.created)}")
-    invoiced = {c for inv in ok_items(facts.stripe.other_mode_invoices) for c in inv.charge_ids}
-    for ch in ok_items(facts.stripe.other_mode_charges):
-        if ch.status == "succeeded" and ch.amount_captured and ch.id not in invoiced and not ch.invoice:
-            out.append(f"charge {ch.id} {money.fmt(ch.amount_captured, ch.currency)} on {fmt_time(ch.created)}")
-    return out
 
 
 @check("payment.exists", title="A real payment", order=60, needs=NEEDS)

@@ -11,25 +11,38 @@ the signup probably never tracked, and that is said as a likelihood.
 
 from __future__ import annotations
 
+from checks import states
+from checks.campaigns import campaign_by_id
 from checks.facts import Facts, Referral
 from checks.model import Evidence, Outcome, Status
 from checks.registry import check
 from checks.trail import Signal, customers, only_customer_id, payments, signals
 
-# States in which FirstPromoter credits no sales (HC 8975249); "disabled" in case it shows up as such.
-BLOCKING = {
-    "pending": "is waiting for an admin's approval (state pending); sales are not credited until it is approved",
-    "denied": "was denied (state denied); no sales are tracked for it",
-    "moved": "was moved to another promoter or campaign (state moved); this record no longer collects sales",
-    "disabled": "is disabled; no further sales are tracked and no rewards assigned",
-}
-_BLOCKING_FIX = {
-    "pending": "In FirstPromoter open Referrals, find {who} and approve it.",
-    "denied": "If the denial was a mistake, enable the referral again in FirstPromoter (Referrals → select it → Enable).",
-    "moved": "Look for the referral's new record under the promoter or campaign it was moved to, and check that one.",
-    "disabled": "If it should earn commissions again, enable the referral in FirstPromoter (Referrals → select it → Enable).",
-}
 LEAD_STATES = {"signup", "active"}
+
+
+def blocking_state(ref: Referral | None) -> states.State | None:
+    """The referral's state when FirstPromoter credits no sales in it (states.py), else None."""
+    if ref is None:
+        return None
+    row = states.judge("referral", "state", (ref.state or "").lower(), "fp.referral")
+    return row if row.effect is states.Effect.BLOCKS else None
+
+
+def referral_concerns(facts: Facts, ref: Referral) -> list[states.State]:
+    """What may stop this referral from earning although its state can: a fraud flag, expiry, the
+    promoter campaign's state; undocumented values are concerns too."""
+    out = []
+    for field, value in (("fraud_check", ref.fraud_check or "no_suspicion"), ("is_expired", bool(ref.is_expired))):
+        row = states.judge("referral", field, value, "fp.referral")
+        if row.effect in (states.Effect.OPEN, states.Effect.UNKNOWN, states.Effect.BLOCKS):
+            out.append(row)
+    pc = campaign_by_id(facts, ref.promoter_campaign.id) if ref.promoter_campaign is not None else None
+    if pc is not None and pc.state:
+        row = states.judge("promoter_campaign", "state", pc.state, "fp.referral")
+        if row.effect is not states.Effect.COUNTS:
+            out.append(row)
+    return out
 
 
 def import_events_hint(customer_id: str | None) -> str:
@@ -96,17 +109,40 @@ def check_referral(facts: Facts) -> Outcome:
     evidence = tuple(referral_evidence(ref))
     who = ref.email or f"referral #{ref.id}"
     state = (ref.state or "").lower()
-    if state in BLOCKING:
+    blocked = blocking_state(ref)
+    if blocked is not None:
         return Outcome(
             status=Status.FAIL,
-            summary=f"The FirstPromoter referral {who}{_by_whom(ref)} {BLOCKING[state]}.",
+            summary=f"The FirstPromoter referral {who}{_by_whom(ref)} {blocked.says}; no sales are credited in this state.",
             evidence=evidence,
             remediation=(
-                _BLOCKING_FIX[state].format(who=who)
-                + " For sales made meanwhile, "
-                + import_events_hint(only_customer_id(facts))
-                + "."
+                blocked.fix + " For sales made meanwhile, " + import_events_hint(only_customer_id(facts)) + "."
             ),
+        )
+    concerns = referral_concerns(facts, ref)
+    promoter_blocked = next((c for c in concerns if c.obj == "promoter_campaign" and c.effect is states.Effect.BLOCKS), None)
+    if promoter_blocked is not None:
+        return Outcome(
+            status=Status.FAIL,
+            summary=(
+                f"The referral {who}{_by_whom(ref)} belongs to a promoter campaign that is {promoter_blocked.says} in "
+                "FirstPromoter: it credits no sales to a blocked promoter."
+            ),
+            evidence=evidence,
+            remediation=promoter_blocked.fix,
+        )
+    if concerns:
+        words = "; ".join(
+            f"its promoter campaign is {c.says} ({c.fix})" if c.obj == "promoter_campaign" else f"it is {c.says} ({c.fix})"
+            for c in concerns
+        )
+        kind = "customer" if ref.is_customer else f"lead (state {ref.state or 'unknown'})"
+        return Outcome(
+            status=Status.WARN,
+            summary=f"{who} is a FirstPromoter {kind}{_by_whom(ref)}, but {words}.",
+            evidence=evidence,
+            remediation="Review the referral in FirstPromoter (Referrals → select it). If a sale was missed, "
+            + import_events_hint(only_customer_id(facts)) + ".",
         )
     if ref.is_customer:
         since = ref.customer_since.strftime("%Y-%m-%d") if ref.customer_since else ""
@@ -125,11 +161,16 @@ def check_referral(facts: Facts) -> Outcome:
             evidence=evidence,
         )
     # cancelled without customer_since, subscribed, refunded, or a state we do not know
+    row = states.judge("referral", "state", state, "fp.referral")
+    why = (
+        f"{row.says}, so it cannot tell whether it converts" if row.effect is states.Effect.UNKNOWN
+        else "FirstPromoter does not document whether it converts from this state"
+    )
     return Outcome(
         status=Status.WARN,
         summary=(
             f"The FirstPromoter referral {who}{_by_whom(ref)} is in state {ref.state or 'unknown'} and not a "
-            "customer; FirstPromoter does not document whether it converts from this state."
+            f"customer; {why}."
         ),
         evidence=evidence,
         remediation=(

@@ -3,9 +3,13 @@ tracking coupons and commissions.  Pure functions of the rows the listings retur
 
 A payment is a *candidate* when its person is a referral (the referral's uid is the Stripe customer
 id or the customer's `metadata.fp_uid`, or the referral's email is the payer's email, ignoring
-case) or it carries a promoter's tracking coupon or an `fp_tid`, and no commission's `event_id`
-is one of the payment's Stripe ids (FirstPromoter files the invoice id, or the charge id of a
-one-time payment).
+case) or it carries a promoter's tracking coupon or a FirstPromoter tid (`session_tid`), and no
+commission's `event_id` is one of the payment's Stripe ids (FirstPromoter files the invoice id, or
+the charge id of a one-time payment).
+
+A payment's time is when it was paid (an invoice's `status_transitions.paid_at`, a charge's
+`created`), not when its invoice or Checkout Session was created: `build_payments` keeps the sales
+paid inside the window out of listings that reach back before it (lists.py).
 """
 
 from __future__ import annotations
@@ -57,6 +61,24 @@ def _id(v: Any) -> str | None:
     if isinstance(v, dict):
         return v.get("id") if isinstance(v.get("id"), str) else None
     return v if isinstance(v, str) else None
+
+
+def session_tid(raw: dict[str, Any]) -> str | None:
+    """The FirstPromoter tid a Checkout Session carries, if any.
+
+    `metadata.fp_tid` is where a shop's server puts the visitor's tid on the sessions it creates.
+    `client_reference_id` is a tid only on a Payment Link's session (`payment_link` set): that is
+    where FirstPromoter's script adds it (buy.stripe.com links).  On any other session it is the
+    shop's own reference (an order number) and says nothing about tracking.  Pricing Tables get the
+    tid as client_reference_id too, but their sessions name no pricing table, so they cannot be told
+    from a shop's reference; such a sale is still found by its referral's uid or email."""
+    meta = raw.get("metadata") or {}
+    if isinstance(meta.get("fp_tid"), str) and meta["fp_tid"].strip():
+        return meta["fp_tid"]
+    ref = raw.get("client_reference_id")
+    if raw.get("payment_link") and isinstance(ref, str) and ref.strip():
+        return ref
+    return None
 
 
 def _customer_fields(p: Payment, customer: Any) -> None:
@@ -111,46 +133,68 @@ def charge_payment(raw: dict[str, Any]) -> Payment | None:
 
 
 def build_payments(
-    invoices: Iterable[dict[str, Any]], charges: Iterable[dict[str, Any]], sessions: Iterable[dict[str, Any]]
+    invoices: Iterable[dict[str, Any]], charges: Iterable[dict[str, Any]], sessions: Iterable[dict[str, Any]],
+    window: tuple[int, int] | None = None,
 ) -> list[Payment]:
     """One Payment per sale: paid invoices, succeeded charges no invoice paid, and completed
-    Checkout Sessions whose payment is neither (their `fp_tid` and email enrich the others)."""
+    Checkout Sessions whose payment is neither (their tid and email enrich the others).
+
+    With `window` ([start, end] in epoch seconds), only sales paid inside it count.  A sale read
+    but paid outside it (an invoice of the look-back, a refunded charge) is remembered, so that
+    its charge or its Checkout Session is not taken for another sale."""
+    def inside(p: Payment) -> bool:
+        return window is None or window[0] <= int(p.paid_at.timestamp()) <= window[1]
+
     out: list[Payment] = []
     by_stripe_id: dict[str, Payment] = {}
+    elsewhere: set[str] = set()  # ids of invoices read that are not this window's payments
+    not_sales: set[str] = set()  # PaymentIntents of charges read that are not (failed, refunded, $0)
     for raw in invoices:
-        if (p := invoice_payment(raw)) is not None:
+        p = invoice_payment(raw)
+        if p is not None and inside(p):
             out.append(p)
             for x in p.event_ids:
                 by_stripe_id[x] = p
+        else:
+            elsewhere |= p.event_ids if p is not None else {raw["id"]}
     for raw in charges:
         pi = _id(raw.get("payment_intent"))
-        if raw["id"] in by_stripe_id or (pi and pi in by_stripe_id):
+        if any(x in by_stripe_id or x in elsewhere for x in (raw["id"], pi) if x):
             continue  # an invoice's charge: that invoice is the sale
-        if (p := charge_payment(raw)) is not None:
+        p = charge_payment(raw)
+        if p is not None and inside(p):
             out.append(p)
             for x in p.event_ids:
                 by_stripe_id[x] = p
+        elif pi:
+            not_sales.add(pi)  # a failed try may precede the charge that succeeds: only sessions skip it
     for raw in sessions:
         if raw.get("status") != "complete":
             continue
-        meta = raw.get("metadata") or {}
-        tid = meta.get("fp_tid") or raw.get("client_reference_id") or None
+        tid = session_tid(raw)
         email = (raw.get("customer_details") or {}).get("email")
-        known = next((by_stripe_id[x] for x in (_id(raw.get("invoice")), _id(raw.get("payment_intent")))
-                      if x and x in by_stripe_id), None)
+        linked = {x for x in (_id(raw.get("invoice")), _id(raw.get("payment_intent"))) if x}
+        known = next((by_stripe_id[x] for x in linked if x in by_stripe_id), None)
         if known is not None:
             known.fp_tid = known.fp_tid or tid
             known.email = known.email or email
             continue
+        if linked & (elsewhere | not_sales):
+            continue  # its sale was read: paid outside the window, refunded, or not a payment
         total = int(raw.get("amount_total") or 0)
         if raw.get("payment_status") != "paid" or total <= 0:
             continue
+        # Here the session's charge was not read.  A Checkout Session has no field telling when it
+        # was completed (nor, for a delayed payment method, when the payment succeeded); the charge
+        # tells, and a read charge takes the session over above.  Without it, `created` is the best
+        # time known: at most 24 h (the session's `expires_at`) before the completion.
         at = _ts(raw.get("created"))
         assert at is not None
         p = Payment(raw["id"], "checkout_session", total, str(raw.get("currency") or "usd"), at,
                     customer_id=_id(raw.get("customer")), email=email, fp_tid=tid,
-                    event_ids={raw["id"]} | {x for x in (_id(raw.get("payment_intent")), _id(raw.get("invoice"))) if x})
-        out.append(p)
+                    event_ids={raw["id"]} | linked)
+        if inside(p):
+            out.append(p)
     return out
 
 

@@ -5,12 +5,17 @@ time slices (`created[gte]`/`created[lte]`) paged side by side.  FirstPromoter l
 page-numbered with no total, so pages are asked for a few at a time until a short one comes back.
 A listing that fails part-way raises `PartialList` carrying what was read, so the sweep can say
 what it covered instead of guessing the rest.
+
+Stripe filters lists by `created` only, and a payment's time is when it was paid: an invoice or a
+Checkout Session created before the window may be paid inside it.  So those two are listed from a
+look-back before the window, and the join keeps what was paid inside (join.build_payments).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import requests
@@ -23,6 +28,14 @@ from checks.sources.stripe import PAGE_SIZE, StripeReader, _plain
 # the customer (email, metadata fp_uid / fp_tid) and how the invoice was paid (to tell invoice
 # charges from charges without an invoice).
 INVOICE_EXPAND = ["data.customer", "data.discounts", "data.discounts.promotion_code", "data.payments"]
+# An invoice is paid after it was created: an hour later for a renewal, weeks later when Smart
+# Retries retry a failed renewal or a sent invoice has 30 days' terms.  Stripe offers no `paid_at`
+# filter, so invoices are listed from this long before the window: a monthly cycle and a few days.
+# One paid later still is not read, and its charge is taken for a one-time sale (the diagnosis
+# clears it if a commission names the invoice).
+PAID_LOOKBACK = timedelta(days=35)
+# A Checkout Session is completed before it expires, at most 24 h after it was created.
+SESSION_LOOKBACK = timedelta(days=1)
 MAX_STRIPE_PAGES = 400  # per slice: 40,000 objects
 MAX_FP_PAGES = 500  # 50,000 rows per listing
 FP_WAVE = 4  # FirstPromoter pages asked for at once

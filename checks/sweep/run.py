@@ -1,4 +1,7 @@
-"""Run a sweep: read the window's listings once, join, diagnose the candidates, group by cause."""
+"""Run a sweep: read the window's listings once, join, diagnose the candidates, group by cause.
+
+A candidate paid less than FirstPromoter's ~2 minutes (TRACKING_DELAY) before the sweep read the
+commissions is not called lost: it is listed apart as too early to tell."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -18,8 +21,9 @@ from checks.model import SCHEMA_VERSION, Report, Status, Verdict
 from checks.settings import Settings
 from checks.sources import SourceError
 from checks.sweep.join import Candidate, Payment, build_payments, join
-from checks.sweep.lists import PartialList, SweepFP, SweepStripe
+from checks.sweep.lists import PAID_LOOKBACK, SESSION_LOOKBACK, PartialList, SweepFP, SweepStripe
 from checks.sweep.window import Window
+from checks.trail import TRACKING_DELAY
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,14 @@ class Lost(BaseModel):
     matched_by: list[str] = Field(default_factory=list)  # addition: how the join found the person
 
 
+class Early(BaseModel):
+    """A referral's payment FirstPromoter has not had its ~2 minutes for yet: not called lost."""
+
+    query: str
+    payment: PaymentOut
+    matched_by: list[str] = Field(default_factory=list)
+
+
 class Cause(BaseModel):
     count: int = 0
     amount_usd: float = 0.0
@@ -67,6 +79,7 @@ class SweepResult(BaseModel):
     partial: bool = False
     incomplete: list[str] = Field(default_factory=list)  # what could not be read, and why
     cleared: int = 0  # candidates whose full diagnosis found the commission after all
+    too_early: list[Early] = Field(default_factory=list)  # paid too recently to tell, newest first
     duration_ms: int = 0
     calls: dict[str, int] = Field(default_factory=dict)
 
@@ -97,6 +110,27 @@ def _query(p: Payment) -> Query:
     if p.customer_id:
         return Query(raw=p.customer_id, customer_id=p.customer_id)
     return Query(raw=p.id)
+
+
+def _parts(a: int, b: int) -> int:
+    """How many time slices to read [a, b] in: one per 3 days, at most LIST_WORKERS."""
+    return max(1, min(LIST_WORKERS, round((b - a) / timedelta(days=3).total_seconds()) or 1))
+
+
+def _payment_out(p: Payment) -> PaymentOut:
+    return PaymentOut(id=p.id, amount=p.amount, currency=p.currency, paid_at=p.paid_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def _early(c: Candidate) -> Early:
+    return Early(query=_query(c.payment).raw, payment=_payment_out(c.payment), matched_by=list(c.matched_by))
+
+
+def _too_early(report: Report) -> bool:
+    """The diagnosis could not conclude because the person's latest payment is under ~2 minutes old
+    (payment.timing warns; nothing fails).  A payment made before the referral existed makes
+    payment.timing fail instead: that one is lost, with its own fix."""
+    timing = report.result("payment.timing")
+    return report.verdict.status is Status.WARN and timing is not None and timing.status is Status.WARN
 
 
 def _promoter(ref: dict[str, Any] | None) -> str | None:
@@ -132,10 +166,15 @@ class Sweeper:
 
     def run(self, window: Window, progress: Progress | None = None) -> SweepResult:
         started = time.monotonic()
+        # FirstPromoter's commissions are read from now on: a payment made less than TRACKING_DELAY
+        # before may get its commission after the read, so it is too early to call it lost
+        read_at = datetime.now(UTC)
         tick: Progress = progress or (lambda step, n, total: None)
         stripe, fp = self._readers()
         a, b = int(window.start.timestamp()), int(window.end.timestamp())
-        parts = max(1, min(LIST_WORKERS, round(window.span / timedelta(days=3)) or 1))
+        # invoices and Checkout Sessions created before the window may be paid inside it (lists.py)
+        inv_a, cs_a = a - int(PAID_LOOKBACK.total_seconds()), a - int(SESSION_LOOKBACK.total_seconds())
+        parts, inv_parts = _parts(a, b), _parts(inv_a, b)
         incomplete: list[str] = []
         failed: set[str] = set()
         got: dict[str, list[dict[str, Any]]] = {}
@@ -144,9 +183,9 @@ class Sweeper:
         on_page: Callable[[int], None] = lambda n: tick("read", n, None)  # noqa: E731
         with ThreadPoolExecutor(max_workers=LIST_WORKERS * 3, thread_name_prefix="fpcheck-sweep") as pool:
             jobs = {
-                "invoices": lambda: stripe.paid_invoices(a, b, pool, parts, on_page),
+                "invoices": lambda: stripe.paid_invoices(inv_a, b, pool, inv_parts, on_page),
                 "charges": lambda: stripe.charges_in(a, b, pool, parts, on_page),
-                "checkout_sessions": lambda: stripe.checkout_sessions_in(a, b, pool, 1, on_page),
+                "checkout_sessions": lambda: stripe.checkout_sessions_in(cs_a, b, pool, 1, on_page),
                 "referrals": lambda: fp.all_rows("/referrals", {}, pool, on_page),
                 "commissions": lambda: fp.all_rows(
                     "/commissions", {"filters[created_at][from]": since}, pool, on_page),
@@ -171,7 +210,7 @@ class Sweeper:
             # without every invoice of the window an invoice's charge would pass for a one-time sale
             incomplete.append("charges without an invoice were not considered: the invoices were not read in full")
             charges = []
-        payments = build_payments(got["invoices"], charges, got["checkout_sessions"])
+        payments = build_payments(got["invoices"], charges, got["checkout_sessions"], window=(a, b))
         fp_failed = bool(failed & {"referrals", "commissions", "promoter_campaigns"})
         joined = join(payments, got["referrals"], got["commissions"], got["promoter_campaigns"])
         candidates = joined.candidates
@@ -180,11 +219,15 @@ class Sweeper:
             incomplete.append("no payment is called lost: FirstPromoter's listings were not read in full")
             candidates = []
         candidates.sort(key=lambda c: c.payment.paid_at, reverse=True)
+        settled = read_at - TRACKING_DELAY  # paid later than this: FirstPromoter may not be done yet
+        early = [c for c in candidates if c.payment.paid_at > settled]
+        candidates = [c for c in candidates if c.payment.paid_at <= settled]
         if self.limit is not None and len(candidates) > self.limit:
             incomplete.append(f"diagnosed the newest {self.limit} of {len(candidates)} candidates (--limit)")
             candidates = candidates[: self.limit]
         tick("check", 0, len(candidates))
-        lost, cleared, calls = self._diagnose(candidates, tick)
+        lost, too_early, cleared, calls = self._diagnose(candidates, tick)
+        too_early = sorted([_early(c) for c in early] + too_early, key=lambda x: x.payment.paid_at, reverse=True)
         by_cause: dict[str, Cause] = {}
         for item in lost:
             c = by_cause.setdefault(item.verdict.check or "error", Cause())
@@ -204,16 +247,20 @@ class Sweeper:
             partial=bool(incomplete),
             incomplete=incomplete,
             cleared=cleared,
+            too_early=too_early,
             duration_ms=round((time.monotonic() - started) * 1000),
             calls={"stripe": stripe.calls + calls["stripe"], "firstpromoter": fp.calls + calls["firstpromoter"]},
         )
 
-    def _diagnose(self, candidates: list[Candidate], tick: Progress) -> tuple[list[Lost], int, dict[str, int]]:
+    def _diagnose(
+        self, candidates: list[Candidate], tick: Progress
+    ) -> tuple[list[Lost], list[Early], int, dict[str, int]]:
         calls = {"stripe": 0, "firstpromoter": 0}
         lost: list[Lost] = []
+        early: list[Early] = []
         cleared = 0
         if not candidates:
-            return lost, cleared, calls
+            return lost, early, cleared, calls
         with ThreadPoolExecutor(max_workers=CHECK_WORKERS, thread_name_prefix="fpcheck-diagnose") as pool:
             futures = {pool.submit(self.engine.check, _query(c.payment)): c for c in candidates}
             for fut in as_completed(futures):
@@ -232,17 +279,19 @@ class Sweeper:
                     if report.verdict.status is Status.PASS:
                         cleared += 1
                         continue
+                    if _too_early(report):
+                        early.append(_early(c))
+                        continue
                     v = report.verdict
                     verdict = Verdict(status=v.status, check=_cause(v, report), summary=v.summary)
                 p = c.payment
                 ref = c.referral or {}
                 lost.append(Lost(
                     query=_query(p).raw,
-                    payment=PaymentOut(id=p.id, amount=p.amount, currency=p.currency,
-                                       paid_at=p.paid_at.strftime("%Y-%m-%dT%H:%M:%SZ")),
+                    payment=_payment_out(p),
                     referral=ReferralOut(id=ref.get("id"), state=ref.get("state"), promoter=_promoter(ref)),
                     verdict=verdict,
                     matched_by=list(c.matched_by),
                 ))
         lost.sort(key=lambda x: x.payment.paid_at, reverse=True)
-        return lost, cleared, calls
+        return lost, early, cleared, calls
