@@ -151,7 +151,7 @@ class Engine:
         results = registry.run(facts, only=only)
         return Report(
             query=query.raw,
-            verdict=verdict_for(results),
+            verdict=verdict_for(results, total=len(registry.all_checks())),
             checks=results,
             duration_ms=round((time.monotonic() - started) * 1000),
             calls=calls,

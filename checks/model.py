@@ -84,10 +84,23 @@ class Report(Frozen):
         return self.model_dump(mode="json")
 
 
-def verdict_for(results: tuple[Result, ...] | list[Result]) -> Verdict:
+def verdict_for(results: tuple[Result, ...] | list[Result], total: int | None = None) -> Verdict:
     """The most likely cause is the first check that fails, in the guide's causal order.  When that
     failure is the symptom itself (a payment without commission) and it names the warning it most
-    likely comes from, the verdict names that check."""
+    likely comes from, the verdict names that check.  `total`: how many checks exist; a partial run
+    (`--only`) says how many ran and never "Every check passed"."""
+    verdict = _verdict(results)
+    ran = len(results)
+    if total is None or ran >= total or verdict.status is Status.FAIL:
+        return verdict
+    ids = ", ".join(r.id for r in results)
+    partial = f"only {ran} of the {total} checks ran ({ids}); the other {total - ran} were not run"
+    if verdict.status is Status.PASS:
+        return verdict.model_copy(update={"summary": f"The {ran} check(s) asked for passed: {partial}."})
+    return verdict.model_copy(update={"summary": f"{verdict.summary} Note: {partial}."})
+
+
+def _verdict(results: tuple[Result, ...] | list[Result]) -> Verdict:
     first_fail = next((r for r in results if r.status is Status.FAIL and r.cause == r.id), None)
     first_fail = first_fail or next((r for r in results if r.status is Status.FAIL), None)
     if first_fail is not None:

@@ -12,11 +12,11 @@ from checks.model import Result, Status
 
 
 def _point_to(symptom: Result, cause: Result, certain: bool) -> Result:
-    how = "fails" if certain else "warns"
+    how = "fails" if certain else "warns"  # the other check's own words follow
     likely = "most likely" if certain else "possibly"
     return symptom.model_copy(
         update={
-            "summary": f"{symptom.symptom}, {likely} because of what {cause.id} found ({cause.title} {how}): "
+            "summary": f"{symptom.symptom}, {likely} for the reason {cause.id} {how} about (see {cause.id}): "
             f"{cause.summary}",
             "remediation": f"See {cause.id} and do what it says first; then run fpcheck again.",
             "cause": cause.id,

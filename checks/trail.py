@@ -297,9 +297,9 @@ def other_mode_payments(facts: Facts) -> list[str]:
     for inv in ok_items(facts.stripe.other_mode_invoices):
         if invoice_counts(inv) and inv.amount_paid > 0:
             out.append(f"invoice {inv.id} {money.fmt(inv.amount_paid, inv.currency)} on {fmt_time(inv.paid_at or inv.created)}")
-    invoiced = {c for inv in ok_items(facts.stripe.other_mode_invoices) for c in inv.charge_ids}
+    invoiced = {x for inv in ok_items(facts.stripe.other_mode_invoices) for x in (*inv.charge_ids, *inv.payment_intent_ids)}
     for ch in ok_items(facts.stripe.other_mode_charges):
-        if ch.status == "succeeded" and ch.amount_captured and ch.id not in invoiced and not ch.invoice:
+        if _captured(ch) and not invoiced & {ch.id, ch.payment_intent} and not ch.invoice:
             out.append(f"charge {ch.id} {money.fmt(ch.amount_captured, ch.currency)} on {fmt_time(ch.created)}")
     return out
 

@@ -66,6 +66,16 @@ def test_only_runs_the_named_checks(env) -> None:
     assert out["verdict"]["check"] == "payment.amount"
 
 
+def test_a_partial_run_never_says_every_check_passed(env) -> None:
+    p = fpcheck("check", "healthy@example.com", "--only", "payment.amount", "payment.timing", env=env)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "Every check passed" not in p.stdout
+    said = " ".join(p.stdout.split())  # the report wraps to 80 columns
+    assert "only 2 of the 11 checks ran (payment.amount, payment.timing); the other 9 were not run" in said
+    out = json.loads(fpcheck("check", "healthy@example.com", "--json", "--only", "fp.commission", env=env).stdout)
+    assert out["verdict"]["status"] == "pass" and "only 1 of the 11 checks ran" in out["verdict"]["summary"]
+
+
 @pytest.mark.parametrize(
     "args, words",
     [

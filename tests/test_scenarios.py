@@ -39,6 +39,16 @@ EXPECTED = {
     "yen-small": ("payment.amount", Status.FAIL, "payment.amount"),
     "exact-minimum": ("payment.amount", Status.WARN, "payment.amount"),
     "renewal-missed": ("fp.commission", Status.FAIL, "fp.commission"),
+    # every documented state judged (checks/states.py)
+    "commission-denied": ("fp.commission", Status.FAIL, "fp.commission"),
+    "commission-fraud": ("fp.commission", Status.FAIL, "fp.commission"),
+    "paid-out-of-band": ("payment.amount", Status.FAIL, "payment.amount"),
+    "deleted-uid-customer": ("lead.uid", Status.FAIL, "lead.uid"),
+    "paid-other-mode": ("stripe.mode", Status.FAIL, "stripe.mode"),
+    "other-promoter-coupon": ("coupon.id", Status.WARN, "coupon.id"),
+    "incomplete-subscription": ("payment.exists", Status.FAIL, "payment.exists"),
+    "declined-payment": ("payment.exists", Status.FAIL, "payment.exists"),
+    "checkout-expired": ("payment.exists", Status.FAIL, "payment.exists"),
 }
 
 
