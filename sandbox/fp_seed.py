@@ -2,8 +2,8 @@
 
 Ids are fixed so the Stripe side and tests can name them.  Beside the scenarios it adds look-alike
 noise a real account has: referrals whose emails contain a scenario's email (so a `?q=` search
-returns more than the one person), other commissions, and 130 more promoter campaigns so listing
-them all takes two pages at `per_page=100`.
+returns more than the one person), other commissions, and 129 more promoter campaigns so listing
+all 134 takes two pages at `per_page=100`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sandbox.scenarios import (
     PC_BEN,
     PC_CLEO,
     PC_DAN,
+    PC_EVE,
     PROMOTER_CAMPAIGN_COUPONS,
     SCENARIOS,
 )
@@ -30,16 +31,19 @@ PROMOTERS: tuple[tuple[int, str, str, int, str], ...] = (
     (2002, "ben@promoters.example", "Ben Promoter", PC_BEN, "PARTNER20"),
     (2003, "cleo@promoters.example", "Cleo Promoter", PC_CLEO, "SHARED10"),
     (2004, "dan@promoters.example", "Dan Promoter", PC_DAN, "SHARED10"),
+    (2005, "eve@promoters.example", "Eve Promoter", PC_EVE, "EVE15"),
 )
 
 REFERRAL_ID_BASE = 5001  # scenario i (in SCENARIOS order, counting only those with a referral) -> 5001 + i
 COMMISSION_ID_BASE = 7001
-FILLER_PROMOTER_CAMPAIGNS = 130
+# 129 + the 5 above = 134 promoter campaigns: two pages of 100, and 2 x 67 (tests page by 67)
+FILLER_PROMOTER_CAMPAIGNS = 129
 FILLER_PC_ID_BASE = 1101
 FILLER_PROMOTER_ID_BASE = 3001
 
 COMMISSION_AMOUNT = 580  # cents: 20% of a $29.00 sale
 SALE_AMOUNT = 2900
+DENIED_AFTER = 4 * 3600.0  # a denied commission was denied this long after it was recorded
 
 
 def seed_firstpromoter(standin: FirstPromoterStandIn, now: float | None = None) -> None:
@@ -81,10 +85,12 @@ def seed_firstpromoter(standin: FirstPromoterStandIn, now: float | None = None) 
         )
         if s.commission_event_id:
             recorded = now - s.commission_age_days * DAY if s.commission_age_days is not None else None
+            created = recorded if recorded is not None else (converted or now - DAY) + 90
             standin.add_commission(
-                s.commission_event_id, referral_id=referral_id, id=commission_id, status="approved",
-                amount=COMMISSION_AMOUNT, sale_amount=SALE_AMOUNT, unit="cash",
-                created_at=recorded if recorded is not None else (converted or now - DAY) + 90,
+                s.commission_event_id, referral_id=referral_id, id=commission_id, status=s.commission_status,
+                amount=COMMISSION_AMOUNT, sale_amount=SALE_AMOUNT, unit="cash", created_at=created,
+                fraud_check=s.commission_fraud_check,
+                status_updated_at=created + DENIED_AFTER if s.commission_status == "denied" else None,
             )
             commission_id += 1
         referral_id += 1

@@ -39,6 +39,13 @@ BASE = "/api/v2/company"
 DEFAULT_CAMPAIGN_ID = 301
 
 NOT_FOUND = {"message": "Record not found", "code": "not_found"}
+# The specs' enums (openapi-v2-commissions.json `Commission`, openapi-v2-promoter-campaigns.json):
+# seeding refuses other values, so a typo cannot serve a shape FirstPromoter never sends.
+COMMISSION_STATUSES = ("pending", "approved", "denied")
+FRAUD_CHECKS = ("no_suspicion", "same_ip_suspicion", "same_promoter_email", "ad_source")
+COMMISSION_TYPES = ("sale", "custom")
+UNITS = ("cash", "credits", "points", "free_months", "mon_discount", "discount_per")
+PROMOTER_CAMPAIGN_STATES = ("pending", "accepted", "rejected", "blocked", "inactive")
 FORBIDDEN = {"message": "You don't have enough rights to perform this action", "code": "forbidden"}
 
 
@@ -108,6 +115,11 @@ class FPCommissionRec:
     unit: str
     created_at: float
     currency: str | None = "usd"
+    fraud_check: str | None = "no_suspicion"
+    is_paid: bool = False
+    commission_type: str = "sale"
+    is_self_referral: bool | None = False
+    status_updated_at: float | None = None  # None: when it was created
 
 
 # ------------------------------------------------------------------------- helpers
@@ -140,6 +152,11 @@ def _created_range(req: Request, rows: list[Any]) -> list[Any]:
             continue  # like other unknown filters: ignored
         rows = [r for r in rows if keep(r.created_at, day)]
     return rows
+
+
+def _one_of(what: str, value: Any, allowed: Iterable[Any]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{what} {value!r}: not one of {', '.join(map(str, allowed))}")
 
 
 def _contains(needle: str, *haystack: str | None) -> bool:
@@ -258,6 +275,7 @@ class FirstPromoterStandIn(StandIn):
         coupon: str | None = None, display_coupon: str | None = None, state: str = "accepted",
         ref_token: str | None = None, created_at: float | None = None,
     ) -> int:
+        _one_of("promoter campaign state", state, PROMOTER_CAMPAIGN_STATES)
         with self._data:
             if promoter_id not in self.promoters:
                 raise KeyError(f"no promoter {promoter_id}")
@@ -274,6 +292,12 @@ class FirstPromoterStandIn(StandIn):
             )
             self._sorted = None
             return pcid
+
+    def set_promoter_campaign_state(self, promoter_campaign_id: int, state: str) -> None:
+        """E.g. a promoter blocked or rejected after the referral was tracked."""
+        _one_of("promoter campaign state", state, PROMOTER_CAMPAIGN_STATES)
+        with self._data:
+            self.promoter_campaigns[promoter_campaign_id].state = state
 
     def add_many_promoter_campaigns(self, count: int, *, first_id: int = 100_000, coupon_prefix: str = "BULK") -> None:
         """`count` promoters, each with one promoter campaign and a unique tracking coupon
@@ -326,8 +350,15 @@ class FirstPromoterStandIn(StandIn):
         self, event_id: str | None, *, referral_id: int | None, id: int | None = None,
         status: str = "approved", amount: int = 580, sale_amount: int = 2900, unit: str = "cash",
         created_at: float | None = None, promoter_campaign_id: int | None = None,
+        fraud_check: str | None = "no_suspicion", is_paid: bool = False, commission_type: str = "sale",
+        is_self_referral: bool | None = False, status_updated_at: float | None = None,
     ) -> int:
-        """The commission's promoter campaign defaults to the referral's."""
+        """The commission's promoter campaign defaults to the referral's.  `status_updated_at`
+        (e.g. when it was denied) defaults to when it was created."""
+        _one_of("commission status", status, COMMISSION_STATUSES)
+        _one_of("fraud_check", fraud_check, (*FRAUD_CHECKS, None))
+        _one_of("commission_type", commission_type, COMMISSION_TYPES)
+        _one_of("unit", unit, UNITS)
         with self._data:
             if referral_id is not None:
                 ref = self.referrals[referral_id]
@@ -336,7 +367,9 @@ class FirstPromoterStandIn(StandIn):
             cid = self._new_id(id, self.commissions)
             self.commissions[cid] = FPCommissionRec(
                 cid, event_id, referral_id, promoter_campaign_id, status, amount, sale_amount, unit,
-                created_at or time.time(),
+                created_at or time.time(), fraud_check=fraud_check, is_paid=is_paid,
+                commission_type=commission_type, is_self_referral=is_self_referral,
+                status_updated_at=status_updated_at,
             )
             return cid
 
@@ -453,8 +486,8 @@ class FirstPromoterStandIn(StandIn):
             "id": c.id,
             "status": c.status,
             "metadata": {},
-            "is_self_referral": False,
-            "commission_type": "sale",
+            "is_self_referral": c.is_self_referral,
+            "commission_type": c.commission_type,
             "created_by_user_email": None,
             "created_by_user_at": None,
             "sale_amount": c.sale_amount,
@@ -466,12 +499,12 @@ class FirstPromoterStandIn(StandIn):
             "internal_note": None,
             "external_note": None,
             "unit": c.unit,
-            "fraud_check": "no_suspicion",
+            "fraud_check": c.fraud_check,
             "amount": c.amount,
-            "is_paid": False,
+            "is_paid": c.is_paid,
             "is_split": False,
             "created_at": iso(c.created_at),
-            "status_updated_at": iso(c.created_at),
+            "status_updated_at": iso(c.status_updated_at if c.status_updated_at is not None else c.created_at),
             "promoter_campaign": (
                 self._link_json(c.promoter_campaign_id) if c.promoter_campaign_id is not None else {}
             ),

@@ -24,12 +24,18 @@ PC_ANA = 1001  # Ana Promoter, Main Campaign; coupon "ANA20" is a real Stripe Co
 PC_BEN = 1002  # Ben Promoter; coupon "PARTNER20" is a promotion code's code, not a Coupon id
 PC_CLEO = 1003  # Cleo Promoter; coupon "SHARED10", shared with Dan's campaign
 PC_DAN = 1004  # Dan Promoter; coupon "SHARED10"
+PC_EVE = 1005  # Eve Promoter, Main Campaign; coupon "EVE15" is a real Stripe Coupon id (15% off)
 PROMOTER_CAMPAIGN_COUPONS: dict[int, str | None] = {
     PC_ANA: "ANA20",
     PC_BEN: "PARTNER20",
     PC_CLEO: "SHARED10",
     PC_DAN: "SHARED10",
+    PC_EVE: "EVE15",
 }
+
+
+# A commission recorded about 90 s after a payment a day ago (days before the seed's now).
+_PAID_A_DAY_AGO = 1 - 90 / 86_400
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,8 @@ class Scenario:
     promoter_campaign_id: int = PC_ANA
     entry_source: str = "cookie"
     commission_event_id: str | None = None  # a commission FP recorded for this Stripe id
+    commission_status: str = "approved"  # pending | approved | denied
+    commission_fraud_check: str | None = "no_suspicion"  # e.g. same_ip_suspicion
     referral_age_days: float = 10.0  # when the referral was created
     customer_since_days: float | None = None  # when it converted (None: 3 days ago if active)
     commission_age_days: float | None = None  # when the commission was recorded (None: at conversion)
@@ -149,6 +157,59 @@ SCENARIOS: tuple[Scenario, ...] = (
         "missing-commission", "missing-commission@example.com", "fp.commission",
         "Everything matches, the payment is a day old, yet FirstPromoter recorded no commission.",
         stripe_customer_id="cus_DemoMissComm01", referral_uid="cus_DemoMissComm01",
+    ),
+    Scenario(
+        "commission-denied", "commission-denied@example.com", "fp.commission",
+        "FirstPromoter recorded the commission for yesterday's $29.00 invoice, then it was denied.",
+        stripe_customer_id="cus_DemoComDenied1", referral_state="active", referral_uid="cus_DemoComDenied1",
+        commission_event_id="in_DemoComDenied1", commission_status="denied", commission_age_days=_PAID_A_DAY_AGO,
+    ),
+    Scenario(
+        "commission-fraud", "commission-fraud@example.com", "fp.commission",
+        "The commission for yesterday's $29.00 invoice is held as pending: FirstPromoter's fraud check "
+        "flagged the same IP as the promoter's.",
+        stripe_customer_id="cus_DemoComFraud01", referral_state="active", referral_uid="cus_DemoComFraud01",
+        commission_event_id="in_DemoComFraud01", commission_status="pending",
+        commission_fraud_check="same_ip_suspicion", commission_age_days=_PAID_A_DAY_AGO,
+    ),
+    Scenario(
+        "paid-out-of-band", "out-of-band@example.com", "payment.amount",
+        "The $29.00 invoice was sent and marked paid outside Stripe (a payment record): no charge, "
+        "nothing FirstPromoter can credit.",
+        stripe_customer_id="cus_DemoOutOfBand1", referral_uid="cus_DemoOutOfBand1",
+    ),
+    Scenario(
+        "deleted-uid-customer", "deleted-uid@example.com", "lead.uid",
+        "The referral's uid names a Stripe customer that was deleted; the person paid as a new customer "
+        "with the same email.",
+        stripe_customer_id="cus_DemoDelNew00001", referral_uid="cus_DemoDeleted0001",
+    ),
+    Scenario(
+        "paid-other-mode", "other-mode@example.com", "stripe.mode",
+        "The email is a customer in test mode (no payments) and in live mode, where it paid $29.00 "
+        "yesterday; the key and FirstPromoter's integration are in test mode.",
+        stripe_customer_id="cus_DemoOtherMode1",
+    ),
+    Scenario(
+        "other-promoter-coupon", "eve-coupon@example.com", "coupon.id",
+        "Ana's referral paid with Eve's tracking coupon EVE15: the coupon points at another promoter.",
+        stripe_customer_id="cus_DemoEveCoupon1",
+    ),
+    Scenario(
+        "incomplete-subscription", "incomplete@example.com", "payment.exists",
+        "The subscription is incomplete: its first invoice waits for 3D Secure (requires_action).",
+        stripe_customer_id="cus_DemoIncomplete1", referral_uid="cus_DemoIncomplete1",
+    ),
+    Scenario(
+        "declined-payment", "declined@example.com", "payment.exists",
+        "The first payment was declined (insufficient funds): the subscription is incomplete, the "
+        "invoice open.",
+        stripe_customer_id="cus_DemoDeclined001", referral_uid="cus_DemoDeclined001",
+    ),
+    Scenario(
+        "checkout-expired", "checkout-expired@example.com", "payment.exists",
+        "The customer opened a subscription Checkout two days ago and left: the session expired unpaid.",
+        stripe_customer_id="cus_DemoCoExpired01", referral_uid="cus_DemoCoExpired01",
     ),
     # ---- real accounts: the person's whole trail (stripe_seed.py and fp_seed.py seed each one)
     Scenario(

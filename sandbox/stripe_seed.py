@@ -42,6 +42,7 @@ def _coupons(s: StripeStandIn, now: int, mode: Mode) -> None:
     s.add_coupon("SHARED10", created=created, percent_off=10, name="10% off", duration="once", mode=mode)
     s.add_coupon("FREE100", created=created, percent_off=100, name="Free first month", duration="once", mode=mode)
     s.add_coupon("Z4OV52SU", created=created, percent_off=20, name="Partner 20% off", duration="once", mode=mode)
+    s.add_coupon("EVE15", created=created, percent_off=15, name="Eve Promoter 15% off", duration="once", mode=mode)
     s.add_promotion_code(PROMO_PARTNER20, "PARTNER20", "Z4OV52SU", created=created, mode=mode)
 
 
@@ -247,7 +248,119 @@ def _restricted_key(s: StripeStandIn, t: int) -> None:
     _paid_subscription(s, cid, paid_at=t - 2 * DAY, discounts=(("ANA20", None, 580),))
 
 
+# ---------------------------------------------------------------------- failures past the charge
+
+
+def _commission_denied(s: StripeStandIn, t: int) -> None:
+    # a normal $29.00 payment a day ago; FirstPromoter's side carries the denied commission
+    cid = _customer(s, "commission-denied", created=t - 3 * DAY - 300)
+    _paid_subscription(s, cid, paid_at=t - DAY)
+
+
+def _commission_fraud(s: StripeStandIn, t: int) -> None:
+    cid = _customer(s, "commission-fraud", created=t - 3 * DAY - 300)
+    _paid_subscription(s, cid, paid_at=t - DAY)
+
+
+def _paid_out_of_band(s: StripeStandIn, t: int) -> None:
+    # invoiced (send_invoice) and marked paid by hand: its only payment is a payment record, no charge
+    cid = _customer(s, "paid-out-of-band", created=t - 3 * DAY)
+    sfx = _suffix(cid)
+    created = t - 2 * DAY
+    s.add_subscription(f"sub_{sfx}", cid, created=created, collection_method="send_invoice")
+    s.add_invoice(f"in_{sfx}", cid, created=created, paid_at=t - DAY, subtotal=2900, subscription=f"sub_{sfx}",
+                  collection_method="send_invoice", amount_paid_off_stripe=2900, payment_record=f"prec_{sfx}")
+
+
+def _deleted_uid_customer(s: StripeStandIn, t: int) -> None:
+    # signed up for a trial as cus_DemoDeleted0001 (the referral's uid), which was later deleted;
+    # paid yesterday as a new customer with the same email
+    scn = sc.by_name("deleted-uid-customer")
+    old = scn.referral_uid
+    assert old is not None
+    s.add_customer(old, scn.email, created=t - 10 * DAY, name=_person(scn.email))
+    s.add_subscription("sub_DemoDeleted0001", old, created=t - 10 * DAY, status="trialing", trial_end=t + 4 * DAY)
+    s.add_invoice("in_DemoDeleted0001", old, created=t - 10 * DAY, subtotal=0, subscription="sub_DemoDeleted0001")
+    s.delete_customer(old, at=t - 5 * DAY)
+    cid = _customer(s, "deleted-uid-customer", created=t - DAY - 300)
+    _paid_subscription(s, cid, paid_at=t - DAY)
+
+
+def _paid_other_mode(s: StripeStandIn, t: int) -> None:
+    # the same email in both modes: never paid in test, paid yesterday in live
+    scn = sc.by_name("paid-other-mode")
+    _customer(s, "paid-other-mode", created=t - 4 * DAY)
+    live = "cus_DemoOtherModeL"
+    s.add_customer(live, scn.email, created=t - DAY - 300, name=_person(scn.email), mode="live")
+    _paid_subscription(s, live, paid_at=t - DAY, mode="live")
+
+
+def _other_promoter_coupon(s: StripeStandIn, t: int) -> None:
+    # Ana's referral; EVE15 (Eve's tracking coupon, 15% off $29.00) applied at checkout
+    cid = _customer(s, "other-promoter-coupon", created=t - DAY - 600)
+    _paid_subscription(s, cid, paid_at=t - DAY, discounts=(("EVE15", None, 435),))
+
+
+def _first_invoice_unpaid(s: StripeStandIn, name: str, *, at: int) -> tuple[str, str]:
+    """A subscription left incomplete by its first payment: (its invoice id, the ids' suffix)."""
+    cid = _customer(s, name, created=at - 300)
+    sfx = _suffix(cid)
+    s.add_subscription(f"sub_{sfx}", cid, created=at, status="incomplete")
+    s.add_invoice(f"in_{sfx}", cid, created=at, status="open", subtotal=2900, subscription=f"sub_{sfx}")
+    return f"in_{sfx}", sfx
+
+
+def _incomplete_subscription(s: StripeStandIn, t: int) -> None:
+    # the bank asked for 3D Secure and the customer never completed it: no charge yet
+    at = t - HOUR
+    inv, sfx = _first_invoice_unpaid(s, "incomplete-subscription", at=at)
+    s.add_payment_intent(
+        f"pi_{sfx}", f"cus_{sfx}", 2900, created=at, status="requires_action",
+        next_action={"type": "use_stripe_sdk", "use_stripe_sdk": {
+            "type": "three_d_secure_redirect", "source": f"payatt_{sfx}",
+            "stripe_js": f"https://hooks.stripe.com/redirect/authenticate/payatt_{sfx}"}},
+    )
+    s.add_invoice_payment(inv, {"type": "payment_intent", "payment_intent": f"pi_{sfx}"}, amount_paid=None,
+                          status="open")
+
+
+def _declined_payment(s: StripeStandIn, t: int) -> None:
+    # the card was declined for insufficient funds: a failed charge, the PaymentIntent wants a new card
+    at = t - 2 * HOUR
+    inv, sfx = _first_invoice_unpaid(s, "declined-payment", at=at)
+    cid, pi, ch = f"cus_{sfx}", f"pi_{sfx}", f"ch_{sfx}"
+    message = "Your card has insufficient funds."
+    s.add_charge(ch, cid, 2900, created=at, status="failed", payment_intent=pi, decline_code="insufficient_funds",
+                 failure_message=message, billing_email=sc.by_name("declined-payment").email)
+    s.add_payment_intent(
+        pi, cid, 2900, created=at, status="requires_payment_method", latest_charge=ch,
+        last_payment_error={"code": "card_declined", "decline_code": "insufficient_funds", "message": message,
+                            "type": "card_error", "charge": ch,
+                            "doc_url": "https://stripe.com/docs/error-codes/card-declined"},
+    )
+    s.add_invoice_payment(inv, {"type": "payment_intent", "payment_intent": pi}, amount_paid=None, status="open")
+
+
+def _checkout_expired(s: StripeStandIn, t: int) -> None:
+    # the app made the customer at signup; the subscription Checkout was opened and left to expire
+    cid = _customer(s, "checkout-expired", created=t - 3 * DAY)
+    s.add_checkout_session(
+        "cs_test_DemoCoExpired01", email=sc.by_name("checkout-expired").email, created=t - 2 * DAY,
+        amount_total=2900, checkout_mode="subscription", status="expired", payment_status="unpaid",
+        customer=cid, customer_creation=None,
+    )
+
+
 TRAIL: dict[str, Callable[[StripeStandIn, int], None]] = {
+    "commission-denied": _commission_denied,
+    "commission-fraud": _commission_fraud,
+    "paid-out-of-band": _paid_out_of_band,
+    "deleted-uid-customer": _deleted_uid_customer,
+    "paid-other-mode": _paid_other_mode,
+    "other-promoter-coupon": _other_promoter_coupon,
+    "incomplete-subscription": _incomplete_subscription,
+    "declined-payment": _declined_payment,
+    "checkout-expired": _checkout_expired,
     "uid-customer": _uid_customer,
     "many-customers": _many_customers,
     "guest-checkout": _guest_checkout,

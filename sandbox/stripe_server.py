@@ -174,6 +174,7 @@ class DataSet:
     deleted_customers: dict[str, dict[str, Any]] = field(default_factory=dict)  # as they were
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
     invoice_payments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    payments_of: dict[str, list[str]] = field(default_factory=dict)  # invoice id -> its payments' ids
     discounts: dict[str, dict[str, Any]] = field(default_factory=dict)
     charges: dict[str, dict[str, Any]] = field(default_factory=dict)
     payment_intents: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -474,10 +475,8 @@ class StripeStandIn(StandIn):
         return out
 
     def _payments_list(self, ds: DataSet, invoice_id: str) -> dict[str, Any]:
-        # by the id pay_invoice gives (inpay_<suffix>) first: a scan per invoice is slow on a month of data
-        guess = ds.invoice_payments.get("inpay_" + self._suffix(invoice_id))
-        pays = [guess] if guess is not None and guess["invoice"] == invoice_id else [
-            p for p in ds.invoice_payments.values() if p["invoice"] == invoice_id]
+        # by the per-invoice index: a scan per invoice is slow on a month of data
+        pays = [ds.invoice_payments[i] for i in ds.payments_of.get(invoice_id, ())]
         return {
             "object": "list",
             "data": [copy.deepcopy(p) for p in pays],
@@ -833,12 +832,18 @@ class StripeStandIn(StandIn):
         total: int | None = None, amount_due: int | None = None, amount_paid: int | None = None,
         paid_at: int | None = None, currency: str = "usd", billing_reason: str = "subscription_create",
         subscription: str | None = None, discounts: Iterable[tuple[str, str | None, int]] = (),
-        pay: bool = True, mode: Mode = "test",
+        pay: bool = True, amount_paid_off_stripe: int = 0, collection_method: str = "charge_automatically",
+        starting_balance: int = 0, payment_record: str | None = None, mode: Mode = "test",
     ) -> dict[str, Any]:
         """`discounts`: (coupon id, promotion code id or None, amount off).  A paid invoice with
-        money paid gets, when `pay`, a PaymentIntent, its Charge and an InvoicePayment."""
+        money paid on Stripe (`amount_paid - amount_paid_off_stripe`) gets, when `pay`, a
+        PaymentIntent, its Charge and an InvoicePayment; `payment_record` (`prec_…`) adds the
+        InvoicePayment of a payment recorded outside Stripe.  `starting_balance` is the customer's
+        balance applied (negative: a credit), so by default `amount_due = max(0, total + it)`."""
         if status not in _INVOICE_STATUSES:
             raise ValueError(f"invoice status {status!r}")
+        if collection_method not in _COLLECTION_METHODS:
+            raise ValueError(f"collection method {collection_method!r}")
         ds = self.data[mode]
         cus = ds.customers.get(customer) or {}
         disc_ids: list[str] = []
@@ -854,12 +859,13 @@ class StripeStandIn(StandIn):
         if total is None:
             total = max(0, subtotal - sum(a["amount"] for a in amounts))
         if amount_due is None:
-            amount_due = total
+            amount_due = max(0, total + starting_balance)
         if amount_paid is None:
             amount_paid = amount_due if status == "paid" else 0
         if status == "paid" and paid_at is None:
             paid_at = created
         finalized = None if status == "draft" else created
+        send = collection_method == "send_invoice"
         inv = template("invoice")
         for gone in _REMOVED_INVOICE_FIELDS:
             inv.pop(gone, None)
@@ -871,12 +877,16 @@ class StripeStandIn(StandIn):
             customer_email=cus.get("email"), customer_name=cus.get("name"), account_name=self.account.get(
                 "settings", {}).get("dashboard", {}).get("display_name"),
             discounts=disc_ids, total_discount_amounts=amounts, attempted=status != "draft",
-            attempt_count=1 if status in ("paid", "open") and amount_due > 0 else 0,
-            auto_advance=status in ("draft", "open"), due_date=None, effective_at=finalized,
-            next_payment_attempt=created + DAY if status == "open" else None,
+            # a send_invoice invoice is never charged by Stripe: the customer pays by its due date
+            attempt_count=1 if status in ("paid", "open") and amount_due > 0 and not send else 0,
+            auto_advance=status in ("draft", "open"), due_date=created + 30 * DAY if send else None,
+            effective_at=finalized, next_payment_attempt=created + DAY if status == "open" and not send else None,
+            amount_paid_off_stripe=amount_paid_off_stripe, collection_method=collection_method,
+            starting_balance=starting_balance,
             number=None if status == "draft" else f"{cus.get('invoice_prefix', 'SBX')}-{next(self._seq):04d}",
             period_start=created, period_end=created, webhooks_delivered_at=created,
-            from_invoice=None, last_finalization_error=None, shipping_cost=None, ending_balance=0 if finalized else None,
+            from_invoice=None, last_finalization_error=None, shipping_cost=None,
+            ending_balance=min(0, total + starting_balance) if finalized else None,
             hosted_invoice_url=None, invoice_pdf=None,
         )
         inv["status_transitions"] = {
@@ -909,32 +919,52 @@ class StripeStandIn(StandIn):
         ds.invoices[id] = inv
         if subscription and subscription in ds.subscriptions:
             ds.subscriptions[subscription]["latest_invoice"] = id
-        if pay and status == "paid" and amount_paid > 0:
+        if pay and status == "paid" and amount_paid - amount_paid_off_stripe > 0:
             self.pay_invoice(id, mode=mode)
+        if payment_record and status == "paid":
+            self.add_invoice_payment(id, {"type": "payment_record", "payment_record": payment_record},
+                                     amount_paid=amount_paid_off_stripe, mode=mode)
         if status == "paid":
             self.record_invoice_paid(inv, mode=mode)
         return inv
 
     def pay_invoice(self, invoice_id: str, *, mode: Mode = "test") -> dict[str, Any]:
-        """Record how a paid invoice was paid: a PaymentIntent, its Charge, and an InvoicePayment."""
+        """Record how a paid invoice was paid on Stripe: a PaymentIntent, its Charge, and an
+        InvoicePayment, for what was not paid outside Stripe."""
         ds = self.data[mode]
         inv = ds.invoices[invoice_id]
         at = inv["status_transitions"]["paid_at"] or inv["created"]
         sfx = self._suffix(invoice_id)
         cus = ds.customers.get(inv["customer"]) or {}
         pi, ch = f"pi_{sfx}", f"ch_{sfx}"
-        self.add_payment_intent(pi, inv["customer"], inv["amount_paid"], created=at, currency=inv["currency"],
+        amount = inv["amount_paid"] - inv["amount_paid_off_stripe"]
+        self.add_payment_intent(pi, inv["customer"], amount, created=at, currency=inv["currency"],
                                 latest_charge=ch, mode=mode)
-        self.add_charge(ch, inv["customer"], inv["amount_paid"], created=at, currency=inv["currency"],
+        self.add_charge(ch, inv["customer"], amount, created=at, currency=inv["currency"],
                         payment_intent=pi, billing_email=cus.get("email"), mode=mode)
+        return self.add_invoice_payment(invoice_id, {"type": "payment_intent", "payment_intent": pi},
+                                        amount_paid=amount, mode=mode)
+
+    def add_invoice_payment(
+        self, invoice_id: str, payment: dict[str, str], *, amount_paid: int | None, status: str = "paid",
+        id: str | None = None, mode: Mode = "test",
+    ) -> dict[str, Any]:
+        """One payment of an invoice: `payment` is `{type, <that id>}` (charge, payment_intent or
+        payment_record).  `status` open is an attempt still under way (`amount_paid` null)."""
+        ds = self.data[mode]
+        inv = ds.invoices[invoice_id]
+        at = inv["status_transitions"]["paid_at"] or inv["created"]
+        ids = ds.payments_of.setdefault(invoice_id, [])
         ip = template("invoice_payment")
         ip.update(
-            id=f"inpay_{sfx}", invoice=invoice_id, amount_paid=inv["amount_paid"], amount_requested=inv["amount_due"],
-            created=at, currency=inv["currency"], is_default=True, livemode=ds.livemode, status="paid",
-            payment={"type": "payment_intent", "payment_intent": pi},
-            status_transitions={"canceled_at": None, "paid_at": at},
+            id=id or f"inpay_{self._suffix(invoice_id)}" + (f"{len(ids) + 1:02d}" if ids else ""),
+            invoice=invoice_id, amount_paid=amount_paid if status == "paid" else None,
+            amount_requested=inv["amount_due"], created=at, currency=inv["currency"], is_default=not ids,
+            livemode=ds.livemode, status=status, payment=dict(payment),
+            status_transitions={"canceled_at": None, "paid_at": at if status == "paid" else None},
         )
         ds.invoice_payments[ip["id"]] = ip
+        ids.append(ip["id"])
         return ip
 
     # ================================================================== Checkout Sessions
@@ -1000,7 +1030,7 @@ class StripeStandIn(StandIn):
             total_details={"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
         )
         cs["customer_details"].update(email=email, name=None)
-        if status == "complete":
+        if status != "open":  # no recovery link once it is over
             cs["after_expiration"] = None
         ds.checkout_sessions[id] = cs
         if status == "complete":
@@ -1048,6 +1078,6 @@ class StripeStandIn(StandIn):
         """A paid invoice: Stripe sends invoice.payment_succeeded then invoice.paid (a $0 invoice
         only invoice.paid)."""
         at = (inv.get("status_transitions") or {}).get("paid_at") or inv["created"]
-        if int(inv.get("amount_paid") or 0) > 0:
+        if int(inv.get("amount_paid") or 0) - int(inv.get("amount_paid_off_stripe") or 0) > 0:
             self.record_event("invoice.payment_succeeded", inv, created=at, mode=mode)
         self.record_event("invoice.paid", inv, created=at, mode=mode)

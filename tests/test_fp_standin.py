@@ -29,6 +29,7 @@ from sandbox.scenarios import (
     PC_BEN,
     PC_CLEO,
     PC_DAN,
+    PC_EVE,
     PROMOTER_CAMPAIGN_COUPONS,
     SCENARIOS,
     by_name,
@@ -369,8 +370,9 @@ def test_seed_builds_every_scenarios_firstpromoter_side(fp):
                        if c["referral"] and c["referral"]["id"] == r["id"]]
         if s.commission_event_id:
             (c,) = commissions
-            assert (c["event_id"], c["status"], c["amount"], c["sale_amount"]) == (
-                s.commission_event_id, "approved", COMMISSION_AMOUNT, SALE_AMOUNT), s.name
+            assert (c["event_id"], c["status"], c["fraud_check"], c["amount"], c["sale_amount"]) == (
+                s.commission_event_id, s.commission_status, s.commission_fraud_check, COMMISSION_AMOUNT,
+                SALE_AMOUNT), s.name
         else:
             assert commissions == [], s.name
 
@@ -385,15 +387,17 @@ def test_seed_promoter_campaign_coupons(fp):
            for pc in get(fp, "/promoter_campaigns", per_page=100, page=page).json()}
     for pcid, coupon in PROMOTER_CAMPAIGN_COUPONS.items():
         assert pcs[pcid]["coupon"] == coupon
-    assert {pcid: pcs[pcid]["display_coupon"] for pcid in (PC_ANA, PC_BEN, PC_CLEO, PC_DAN)} == {
-        PC_ANA: "ANA20OFF", PC_BEN: "PARTNER20", PC_CLEO: "SHARED10", PC_DAN: "SHARED10"}
-    assert [pcs[p]["promoter"]["name"] for p in (PC_ANA, PC_BEN, PC_CLEO, PC_DAN)] == [
-        "Ana Promoter", "Ben Promoter", "Cleo Promoter", "Dan Promoter"]
+    assert {pcid: pcs[pcid]["display_coupon"] for pcid in (PC_ANA, PC_BEN, PC_CLEO, PC_DAN, PC_EVE)} == {
+        PC_ANA: "ANA20OFF", PC_BEN: "PARTNER20", PC_CLEO: "SHARED10", PC_DAN: "SHARED10", PC_EVE: "EVE15"}
+    assert [pcs[p]["promoter"]["name"] for p in (PC_ANA, PC_BEN, PC_CLEO, PC_DAN, PC_EVE)] == [
+        "Ana Promoter", "Ben Promoter", "Cleo Promoter", "Dan Promoter", "Eve Promoter"]
+    assert pcs[PC_EVE]["campaign"]["name"] == "Main Campaign"
+    assert {pc["state"] for pc in pcs.values()} == {"accepted"}
     others = [pc["coupon"] for pid, pc in pcs.items() if pid not in PROMOTER_CAMPAIGN_COUPONS]
     assert None in others
     named = [c for c in others if c is not None]
     assert len(named) == len(set(named))  # only SHARED10 is shared
-    assert "SHARED10" not in named and "ANA20" not in named
+    assert "SHARED10" not in named and "ANA20" not in named and "EVE15" not in named
 
 
 def test_seed_defaults_to_the_current_time():
@@ -403,3 +407,93 @@ def test_seed_defaults_to_the_current_time():
         since = get(standin, "/referrals/healthy%40example.com", find_by="email").json()["customer_since"]
     age = time.time() - datetime.fromisoformat(since).timestamp()
     assert 3 * DAY - 60 < age < 3 * DAY + 60
+
+
+# ---------------------------------------------------------------------- commission and campaign states
+
+
+def test_a_commission_carries_every_field_of_the_spec(fp):
+    spec = load_spec("commissions")
+    declared = set(spec["components"]["schemas"]["Commission"]["properties"])
+    for c in get(fp, "/commissions", per_page=100).json():
+        assert set(c) == declared, set(c) ^ declared
+
+
+def test_add_commission_sets_status_fraud_check_paid_and_type(fp):
+    rid = fp.add_referral("states@example.com", uid="cus_States01", state="active", promoter_campaign_id=PC_ANA,
+                          created_at=NOW - 5 * DAY, customer_since=NOW - 4 * DAY)
+    plain = fp.add_commission("in_StatesPlain", referral_id=rid, created_at=NOW - DAY)
+    odd = fp.add_commission("in_StatesOdd", referral_id=rid, created_at=NOW - DAY, status="denied",
+                            fraud_check="same_promoter_email", is_paid=True, commission_type="custom", amount=1234,
+                            is_self_referral=True, status_updated_at=NOW - 3600)
+    held = fp.add_commission(None, referral_id=rid, created_at=NOW - DAY, status="pending", fraud_check=None)
+    by_id = {c["id"]: c for c in get(fp, "/commissions", q="states@example.com").json()}
+    assert {k: by_id[plain][k] for k in ("status", "fraud_check", "is_paid", "commission_type", "amount",
+                                         "is_self_referral", "unit")} == {
+        "status": "approved", "fraud_check": "no_suspicion", "is_paid": False, "commission_type": "sale",
+        "amount": 580, "is_self_referral": False, "unit": "cash"}
+    assert by_id[plain]["status_updated_at"] == by_id[plain]["created_at"]
+    assert {k: by_id[odd][k] for k in ("status", "fraud_check", "is_paid", "commission_type", "amount",
+                                       "is_self_referral")} == {
+        "status": "denied", "fraud_check": "same_promoter_email", "is_paid": True, "commission_type": "custom",
+        "amount": 1234, "is_self_referral": True}
+    assert datetime.fromisoformat(by_id[odd]["status_updated_at"]) == datetime.fromtimestamp(NOW - 3600, UTC)
+    assert (by_id[held]["status"], by_id[held]["fraud_check"], by_id[held]["event_id"]) == ("pending", None, None)
+    spec = load_spec("commissions")
+    for c in by_id.values():
+        assert_matches(c, spec, "#/components/schemas/Commission")
+    assert [c["id"] for c in get(fp, "/commissions", q="states@", **{"filters[status]": "denied"}).json()] == [odd]
+    for bad in ({"status": "rejected"}, {"fraud_check": "same_ip"}, {"commission_type": "refund"}, {"unit": "usd"}):
+        with pytest.raises(ValueError):
+            fp.add_commission("in_Bad", referral_id=rid, **bad)
+
+
+def test_seeded_denied_and_fraud_held_commissions(fp):
+    for name, status, fraud in (("commission-denied", "denied", "no_suspicion"),
+                                ("commission-fraud", "pending", "same_ip_suspicion")):
+        s = by_name(name)
+        assert (s.referral_state, s.referral_uid, s.commission_event_id) == (
+            "active", s.stripe_customer_id, f"in_{s.stripe_customer_id.removeprefix('cus_')}"), name
+        (c,) = get(fp, "/commissions", q=s.commission_event_id).json()
+        assert (c["status"], c["fraud_check"], c["is_paid"], c["referral"]["uid"]) == (
+            status, fraud, False, s.stripe_customer_id), name
+        recorded = datetime.fromisoformat(c["created_at"]).timestamp()
+        assert NOW - recorded == pytest.approx(DAY - 90, abs=1), name  # ~90 s after yesterday's payment
+        updated = datetime.fromisoformat(c["status_updated_at"]).timestamp()
+        assert (updated > recorded) == (status == "denied"), name
+        ref = get(fp, f"/referrals/{requests.utils.quote(s.email, safe='')}", find_by="email").json()
+        since = datetime.fromisoformat(ref["customer_since"]).timestamp()
+        assert NOW - since == pytest.approx(3 * DAY, abs=1), name
+
+
+def test_promoter_campaign_state_is_served_in_listings_and_on_the_promoter(fp):
+    fp.set_promoter_campaign_state(PC_EVE, "blocked")
+    pid = fp.add_promoter("fay@promoters.example", "Fay Promoter", joined_at=NOW - DAY)
+    fay = fp.add_promoter_campaign(pid, coupon="FAY10", display_coupon="FAY10", state="pending",
+                                   created_at=NOW - DAY)
+    rows = {pc["id"]: pc for page in (1, 2) for pc in get(fp, "/promoter_campaigns", per_page=100, page=page).json()}
+    assert (rows[PC_EVE]["state"], rows[fay]["state"], rows[PC_ANA]["state"]) == ("blocked", "pending", "accepted")
+    spec = load_spec("promoter-campaigns")
+    for pcid in (PC_EVE, fay):
+        assert_matches(rows[pcid], spec, "#/components/schemas/PromoterCampaign")
+    promoter = get(fp, f"/promoters/{pid}").json()
+    assert [pc["state"] for pc in promoter["promoter_campaigns"]] == ["pending"]
+    assert get(fp, "/promoters").json()["meta"] == {"pending_count": 1}
+    for state in ("rejected", "inactive", "accepted"):
+        fp.set_promoter_campaign_state(fay, state)
+        assert next(pc for pc in get(fp, "/promoter_campaigns", per_page=100, page=2).json()
+                    if pc["id"] == fay)["state"] == state
+    with pytest.raises(ValueError):
+        fp.set_promoter_campaign_state(fay, "not_set")
+    with pytest.raises(ValueError):
+        fp.add_promoter_campaign(pid, state="active")
+
+
+def test_the_other_promoters_coupon_scenario(fp):
+    s = by_name("other-promoter-coupon")
+    ref = get(fp, f"/referrals/{requests.utils.quote(s.email, safe='')}", find_by="email").json()
+    assert (ref["state"], ref["entry_source"], ref["promoter_campaign"]["id"]) == ("signup", "cookie", PC_ANA)
+    eve = next(pc for page in (1, 2) for pc in get(fp, "/promoter_campaigns", per_page=100, page=page).json()
+               if pc["id"] == PC_EVE)
+    assert (eve["coupon"], eve["promoter"]["name"], eve["state"]) == ("EVE15", "Eve Promoter", "accepted")
+    assert get(fp, "/commissions", q=s.email).json() == []

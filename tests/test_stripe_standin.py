@@ -217,7 +217,8 @@ def test_canceled_subscriptions_only_with_status_all() -> None:
 
 def test_keys_modes_and_masking(api: StripeStandIn) -> None:
     live = ok(api, "/v1/customers", sc.STRIPE_LIVE_KEY)["data"]
-    assert [c["id"] for c in live] == ["cus_DemoLiveOnly01"] and live[0]["livemode"] is True
+    assert [c["id"] for c in live] == ["cus_DemoOtherModeL", "cus_DemoLiveOnly01"]
+    assert all(c["livemode"] is True for c in live)
     assert all(c["livemode"] is False for c in ok(api, "/v1/customers", limit=100)["data"])
     assert ok(api, "/v1/customers", email="live-only@example.com")["data"] == []
 
@@ -333,10 +334,11 @@ def test_seeded_payments_tell_each_story(api: StripeStandIn) -> None:
     uid = ok(api, "/v1/customers/cus_DemoUidMism001")
     assert "fp_uid" not in uid["metadata"]
 
-    # every invoice that moved money was paid through a PaymentIntent whose charge is listed
+    # every invoice that moved money on Stripe was paid through a PaymentIntent whose charge is listed
     for ds_key in (sc.STRIPE_TEST_KEY, sc.STRIPE_LIVE_KEY):
         for inv in ok(api, "/v1/invoices", ds_key, limit=100, **{"expand[]": "data.payments"})["data"]:
-            if inv["status"] != "paid" or inv["amount_paid"] == 0:
+            assert isinstance(inv["amount_paid_off_stripe"], int), inv["id"]
+            if inv["status"] != "paid" or inv["amount_paid"] - inv["amount_paid_off_stripe"] == 0:
                 continue
             [pay] = inv["payments"]["data"]
             pi = pay["payment"]["payment_intent"]
@@ -357,3 +359,210 @@ def test_seeded_coupons_and_promotion_code(api: StripeStandIn) -> None:
     assert shared["discounts"][0]["source"]["coupon"]["id"] == "SHARED10" and shared["total"] == 2610
     acct = ok(api, "/v1/account")
     assert (acct["id"], acct["settings"]["dashboard"]["display_name"]) == (sc.STRIPE_ACCOUNT_ID, sc.STRIPE_ACCOUNT_NAME)
+
+
+# ---------------------------------------------------------------- PaymentIntents
+
+
+def sdk(api: StripeStandIn, key: str = sc.STRIPE_TEST_KEY) -> stripe.StripeClient:
+    return stripe.StripeClient(key, base_addresses={"api": api.url})
+
+
+def test_payment_intents_list_by_customer_newest_first_and_paged() -> None:
+    s = StripeStandIn()
+    s.add_customer("cus_A", "a@example.com", created=100)
+    s.add_payment_intent("pi_Old", "cus_A", 2900, created=100, status="canceled")
+    s.add_payment_intent("pi_Mid", "cus_A", 2900, created=200, status="processing")
+    s.add_payment_intent("pi_New", "cus_A", 2900, created=300, status="requires_capture")
+    s.add_payment_intent("pi_Other", None, 500, created=400)
+    with pytest.raises(ValueError):
+        s.add_payment_intent("pi_Bad", "cus_A", 1, created=1, status="paid")
+    with s:
+        client = sdk(s)
+        page = client.v1.payment_intents.list(params={"customer": "cus_A", "limit": 2})
+        assert [p.id for p in page.data] == ["pi_New", "pi_Mid"] and page.has_more
+        every = [p.id for p in client.v1.payment_intents.list(params={"customer": "cus_A", "limit": 1})
+                 .auto_paging_iter()]
+        assert every == ["pi_New", "pi_Mid", "pi_Old"]
+        assert [p["id"] for p in ok(s, "/v1/payment_intents")["data"]] == ["pi_Other", "pi_New", "pi_Mid", "pi_Old"]
+        new, mid, old = (client.v1.payment_intents.retrieve(i) for i in ("pi_New", "pi_Mid", "pi_Old"))
+        assert (new.status, new.amount_capturable, new.amount_received) == ("requires_capture", 2900, 0)
+        assert mid.status == "processing" and old.canceled_at == 100 and old.cancellation_reason == "abandoned"
+        assert ok(s, "/v1/payment_intents", customer="cus_Nobody")["data"] == []
+        assert get(s, "/v1/payment_intents", starting_after="pi_nope").status_code == 400
+
+
+def test_seeded_payment_intents_list_for_every_customer_that_paid(api: StripeStandIn) -> None:
+    client = sdk(api)
+    everything = list(client.v1.payment_intents.list(params={"limit": 100}).auto_paging_iter())
+    assert len(everything) == len(api.data["test"].payment_intents)
+    assert [p.created for p in everything] == sorted((p.created for p in everything), reverse=True)
+    for pi in everything:  # the payments seeded before PaymentIntents were listable: succeeded, charged
+        if pi.status == "succeeded":
+            assert pi.amount_received == pi.amount and pi.latest_charge and pi.last_payment_error is None
+            assert pi.next_action is None
+    [healthy] = client.v1.payment_intents.list(params={"customer": "cus_DemoHealthy01"}).data
+    assert (healthy.id, healthy.amount, healthy.currency, healthy.livemode) == ("pi_DemoHealthy01", 2900, "usd", False)
+    [live] = client.v1.payment_intents.list(params={"customer": "cus_DemoOtherModeL"},
+                                             options={"api_key": sc.STRIPE_LIVE_KEY}).data
+    assert live.livemode is True and live.status == "succeeded"
+
+
+def test_a_failed_or_waiting_payment_intent_says_why(api: StripeStandIn) -> None:
+    client = sdk(api)
+    [declined] = client.v1.payment_intents.list(params={"customer": "cus_DemoDeclined001"}).data
+    assert declined.status == "requires_payment_method" and declined.payment_method is None
+    err = declined.last_payment_error
+    assert err is not None
+    assert (err.code, err.decline_code, err.message, err.type) == (
+        "card_declined", "insufficient_funds", "Your card has insufficient funds.", "card_error")
+    [charge] = client.v1.charges.list(params={"payment_intent": declined.id}).data
+    assert (charge.id, charge.status, charge.paid, charge.failure_code) == (declined.latest_charge, "failed", False,
+                                                                           "card_declined")
+    assert charge.outcome.reason == "insufficient_funds" and charge.balance_transaction is None
+
+    [waiting] = client.v1.payment_intents.list(params={"customer": "cus_DemoIncomplete1"}).data
+    assert waiting.status == "requires_action" and waiting.latest_charge is None
+    assert waiting.next_action is not None and waiting.next_action.type == "use_stripe_sdk"
+    assert client.v1.charges.list(params={"customer": "cus_DemoIncomplete1"}).data == []
+
+    declared = set(stripe.PaymentIntent.__annotations__)
+    for raw in (ok(api, f"/v1/payment_intents/{i}") for i in (declined.id, waiting.id)):
+        assert set(raw) <= declared, set(raw) - declared
+    assert set(ok(api, f"/v1/payment_intents/{declined.id}")["last_payment_error"]) <= set(
+        stripe.PaymentIntent.LastPaymentError.__annotations__)
+
+
+# ---------------------------------------------------------------- deleted customers
+
+
+def test_a_deleted_customer_is_a_stub_but_its_invoices_and_charges_stay() -> None:
+    s = StripeStandIn()
+    s.add_customer("cus_Gone", "gone@example.com", created=100)
+    s.add_customer("cus_Kept", "gone@example.com", created=200)
+    s.add_subscription("sub_Gone", "cus_Gone", created=100)
+    s.add_invoice("in_Gone", "cus_Gone", created=100, paid_at=110, subtotal=2900, subscription="sub_Gone")
+    s.delete_customer("cus_Gone", at=300)
+    with s:
+        client = sdk(s)
+        gone = client.v1.customers.retrieve("cus_Gone")
+        assert gone.deleted is True and gone.id == "cus_Gone"
+        assert ok(s, "/v1/customers/cus_Gone") == {"id": "cus_Gone", "object": "customer", "deleted": True}
+        assert [c.id for c in client.v1.customers.list(params={"email": "gone@example.com"}).data] == ["cus_Kept"]
+        hits = client.v1.customers.search(params={"query": "email:'gone@example.com'"}).data
+        assert [c.id for c in hits] == ["cus_Kept"]
+        assert [c["id"] for c in ok(s, "/v1/customers")["data"]] == ["cus_Kept"]
+        [inv] = client.v1.invoices.list(params={"customer": "cus_Gone", "expand": ["data.customer"]}).data
+        assert inv.id == "in_Gone" and inv.customer.deleted is True and inv.customer_email == "gone@example.com"
+        [ch] = client.v1.charges.list(params={"customer": "cus_Gone"}).data
+        assert (ch.id, ch.status, ch.customer) == ("ch_Gone", "succeeded", "cus_Gone")
+        [sub] = client.v1.subscriptions.list(params={"customer": "cus_Gone", "status": "all"}).data
+        assert (sub.status, sub.canceled_at) == ("canceled", 300)  # Stripe cancels them on deletion
+        assert get(s, "/v1/customers/cus_Never").status_code == 404
+
+
+def test_the_deleted_uid_customer_scenario(api: StripeStandIn) -> None:
+    s = sc.by_name("deleted-uid-customer")
+    assert s.referral_uid == "cus_DemoDeleted0001"
+    assert ok(api, "/v1/customers/cus_DemoDeleted0001") == {
+        "id": "cus_DemoDeleted0001", "object": "customer", "deleted": True}
+    [now] = ok(api, "/v1/customers", email=s.email)["data"]
+    assert now["id"] == s.stripe_customer_id == "cus_DemoDelNew00001"
+    [old] = ok(api, "/v1/invoices", customer="cus_DemoDeleted0001")["data"]
+    assert (old["status"], old["amount_paid"], old["customer_email"]) == ("paid", 0, s.email)  # the $0 trial
+    [paid] = ok(api, "/v1/invoices", customer=s.stripe_customer_id)["data"]
+    assert (paid["status"], paid["amount_paid"]) == ("paid", 2900)
+    assert NOW - paid["status_transitions"]["paid_at"] == pytest.approx(86_400, abs=60)
+
+
+# ---------------------------------------------------------------- invoices paid outside Stripe
+
+
+def test_every_invoice_has_the_off_stripe_amount_collection_method_and_starting_balance(api: StripeStandIn) -> None:
+    for key in (sc.STRIPE_TEST_KEY, sc.STRIPE_LIVE_KEY):
+        for inv in sdk(api, key).v1.invoices.list(params={"limit": 100}).auto_paging_iter():
+            assert inv.collection_method in ("charge_automatically", "send_invoice"), inv.id
+            assert isinstance(inv.amount_paid_off_stripe, int) and isinstance(inv.starting_balance, int), inv.id
+            if inv.id != "in_DemoOutOfBand1":
+                assert (inv.amount_paid_off_stripe, inv.collection_method) == (0, "charge_automatically"), inv.id
+
+
+def test_an_invoice_paid_outside_stripe_has_only_a_payment_record(api: StripeStandIn) -> None:
+    client = sdk(api)
+    inv = client.v1.invoices.retrieve("in_DemoOutOfBand1", params={"expand": ["payments"]})
+    assert (inv.status, inv.amount_paid, inv.amount_paid_off_stripe, inv.collection_method) == (
+        "paid", 2900, 2900, "send_invoice")
+    assert inv.due_date is not None and inv.attempt_count == 0
+    assert NOW - inv.status_transitions.paid_at == pytest.approx(86_400, abs=60)
+    [pay] = inv.payments.data
+    assert (pay.payment.type, pay.payment.payment_record, pay.status, pay.amount_paid) == (
+        "payment_record", "prec_DemoOutOfBand1", "paid", 2900)
+    listed = ok(api, "/v1/invoices", customer="cus_DemoOutOfBand1", **{"expand[]": "data.payments"})["data"]
+    assert listed[0]["payments"]["data"][0]["payment"] == {"type": "payment_record",
+                                                           "payment_record": "prec_DemoOutOfBand1"}
+    assert client.v1.charges.list(params={"customer": "cus_DemoOutOfBand1"}).data == []
+    assert client.v1.payment_intents.list(params={"customer": "cus_DemoOutOfBand1"}).data == []
+    # Stripe moved no money: invoice.paid, but no invoice.payment_succeeded
+    types = [e["type"] for e in api.data["test"].events.values() if e["data"]["object"].get("id") == inv.id]
+    assert types == ["invoice.paid"]
+
+
+def test_starting_balance_and_a_partly_off_stripe_payment() -> None:
+    s = StripeStandIn()
+    s.add_customer("cus_B", "b@example.com", created=100)
+    credit = s.add_invoice("in_Credit", "cus_B", created=100, subtotal=2900, starting_balance=-5000)
+    assert (credit["amount_due"], credit["amount_paid"], credit["ending_balance"]) == (0, 0, -2100)
+    owed = s.add_invoice("in_Owed", "cus_B", created=200, status="open", subtotal=2900, starting_balance=100)
+    assert (owed["amount_due"], owed["amount_remaining"], owed["ending_balance"]) == (3000, 3000, 0)
+    s.add_invoice("in_Split", "cus_B", created=300, subtotal=2900, amount_paid_off_stripe=900, payment_record="prec_B")
+    with pytest.raises(ValueError):
+        s.add_invoice("in_Bad", "cus_B", created=1, subtotal=1, collection_method="by_post")
+    with s:
+        inv = sdk(s).v1.invoices.retrieve("in_Split", params={"expand": ["payments"]})
+        assert [(p.payment.type, p.amount_paid, p.is_default) for p in inv.payments.data] == [
+            ("payment_intent", 2000, True), ("payment_record", 900, False)]
+        assert [c["amount"] for c in ok(s, "/v1/charges", customer="cus_B")["data"]] == [2000]
+
+
+# ---------------------------------------------------------------- the scenarios past the charge
+
+
+def test_seeded_unpaid_first_invoices_and_expired_checkout(api: StripeStandIn) -> None:
+    client = sdk(api)
+    for cus, pi_status in (("cus_DemoIncomplete1", "requires_action"), ("cus_DemoDeclined001", "requires_payment_method")):
+        [sub] = client.v1.subscriptions.list(params={"customer": cus}).data
+        inv = client.v1.invoices.retrieve(sub.latest_invoice, params={"expand": ["payments"]})
+        assert (sub.status, inv.status, inv.amount_due, inv.amount_paid, inv.billing_reason) == (
+            "incomplete", "open", 2900, 0, "subscription_create"), cus
+        [attempt] = inv.payments.data
+        assert (attempt.status, attempt.amount_paid) == ("open", None)
+        pi = client.v1.payment_intents.retrieve(attempt.payment.payment_intent)
+        assert (pi.customer, pi.status, pi.amount) == (cus, pi_status, 2900)
+        assert not [c for c in client.v1.charges.list(params={"customer": cus}).data if c.status == "succeeded"]
+    [sub] = client.v1.subscriptions.list(params={"customer": "cus_DemoIncomplete1"}).data
+    assert NOW - sub.created == pytest.approx(3600, abs=60)
+
+    s = sc.by_name("checkout-expired")
+    [cs] = client.v1.checkout.sessions.list(params={"customer": s.stripe_customer_id}).data
+    assert (cs.mode, cs.status, cs.payment_status, cs.customer_details.email, cs.url) == (
+        "subscription", "expired", "unpaid", s.email, None)
+    assert NOW - cs.created == pytest.approx(2 * 86_400, abs=60)
+    assert client.v1.invoices.list(params={"customer": s.stripe_customer_id}).data == []
+    assert client.v1.charges.list(params={"customer": s.stripe_customer_id}).data == []
+    assert ok(api, "/v1/customers/cus_DemoCoExpired01")["created"] < cs.created
+
+
+def test_seeded_other_mode_and_other_promoters_coupon(api: StripeStandIn) -> None:
+    email = sc.by_name("paid-other-mode").email
+    [test] = ok(api, "/v1/customers", email=email)["data"]
+    assert test["id"] == "cus_DemoOtherMode1" and ok(api, "/v1/invoices", customer=test["id"])["data"] == []
+    [live] = ok(api, "/v1/customers", sc.STRIPE_LIVE_KEY, email=email)["data"]
+    [inv] = ok(api, "/v1/invoices", sc.STRIPE_LIVE_KEY, customer=live["id"])["data"]
+    assert (live["id"], inv["livemode"], inv["status"], inv["amount_paid"]) == ("cus_DemoOtherModeL", True, "paid", 2900)
+    assert NOW - inv["status_transitions"]["paid_at"] == pytest.approx(86_400, abs=60)
+
+    assert ok(api, "/v1/coupons/EVE15")["percent_off"] == 15.0
+    assert sc.PROMOTER_CAMPAIGN_COUPONS[sc.PC_EVE] == "EVE15"
+    [eve] = ok(api, "/v1/invoices", customer="cus_DemoEveCoupon1", **{"expand[]": "data.discounts.source.coupon"})["data"]
+    assert eve["discounts"][0]["source"]["coupon"]["id"] == "EVE15"
+    assert (eve["subtotal"], eve["total"], eve["amount_paid"]) == (2900, 2465, 2465)

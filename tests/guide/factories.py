@@ -79,7 +79,7 @@ def invoice(id: str = "in_A", customer: str = "cus_A", *, status: str = "paid", 
             subtotal: int | None = None, amount_paid: int | None = None, amount_due: int | None = None,
             currency: str = "usd", paid_ago: timedelta | None = DAY, billing_reason: str = "subscription_create",
             discounts: tuple[StripeDiscount, ...] = (), live: bool = False, subscription: str | None = None,
-            charge_ids: tuple[str, ...] = (), payment_intent_ids: tuple[str, ...] = ()) -> StripeInvoice:
+            charge_ids: tuple[str, ...] = (), payment_intent_ids: tuple[str, ...] = (), **extra: Any) -> StripeInvoice:
     """A paid $29.00 invoice from a day ago unless told otherwise."""
     paid = status == "paid"
     created = NOW - (paid_ago or DAY) - timedelta(minutes=1)
@@ -92,21 +92,22 @@ def invoice(id: str = "in_A", customer: str = "cus_A", *, status: str = "paid", 
         billing_reason=billing_reason, livemode=live, created=created,
         paid_at=NOW - paid_ago if paid and paid_ago is not None else None,
         subscription_id=subscription, discounts=discounts, charge_ids=charge_ids,
-        payment_intent_ids=payment_intent_ids,
+        payment_intent_ids=payment_intent_ids, **extra,
     )
 
 
 def charge(id: str = "ch_A", customer: str = "cus_A", *, amount: int = 2900, currency: str = "usd",
            status: str = "succeeded", refunded: int = 0, ago: timedelta = DAY, live: bool = False,
            payment_intent: str | None = None, settled: tuple[int, str] | None = None,
-           settlement_unread: str | None = None) -> StripeCharge:
+           settlement_unread: str | None = None, **extra: Any) -> StripeCharge:
+    """`extra`: any other charge field (captured, disputed, failure_message)."""
     ok = status == "succeeded"
     return StripeCharge(
         settlement=Settlement(amount=settled[0], currency=settled[1]) if settled else None,
         settlement_unread=settlement_unread,
         id=id, customer=customer, amount=amount, amount_captured=amount if ok else 0, amount_refunded=refunded,
         currency=currency, status=status, paid=ok, refunded=refunded >= amount and refunded > 0, livemode=live,
-        created=NOW - ago, payment_intent=payment_intent,
+        created=NOW - ago, payment_intent=payment_intent, **extra,
     )
 
 
@@ -140,12 +141,12 @@ def link(pc_id: int = sc.PC_ANA) -> ReferralCampaignLink:
 
 def referral(email: str | None = "a@example.com", *, state: str = "signup", uid: str | None = None,
              pc: int = sc.PC_ANA, entry_source: str = "cookie", customer_since: datetime | None = None,
-             id: int = 5001, created_ago: timedelta = 10 * DAY) -> Referral:
+             id: int = 5001, created_ago: timedelta = 10 * DAY, **extra: Any) -> Referral:
     if state == "active" and customer_since is None:
         customer_since = NOW - 3 * DAY
     return Referral(id=id, email=email, uid=uid, state=state, entry_source=entry_source,
-                    created_at=NOW - created_ago, customer_since=customer_since, fraud_check="no_suspicion",
-                    is_expired=False, promoter_campaign=link(pc))
+                    created_at=NOW - created_ago, customer_since=customer_since,
+                    **{"fraud_check": "no_suspicion", "is_expired": False, **extra}, promoter_campaign=link(pc))
 
 
 def promoter_campaign(pc_id: int, coupon: str | None) -> PromoterCampaign:
@@ -159,9 +160,10 @@ def sandbox_campaigns() -> tuple[PromoterCampaign, ...]:
 
 
 def commission(event_id: str | None, *, id: int = 7001, status: str = "approved", amount: int = 580,
-               sale_amount: int = 2900, created_ago: timedelta = DAY, referral_id: int | None = None) -> Commission:
+               sale_amount: int = 2900, created_ago: timedelta = DAY, referral_id: int | None = None,
+               **extra: Any) -> Commission:
     return Commission(id=id, status=status, event_id=event_id, amount=amount, sale_amount=sale_amount, unit="cash",
-                      created_at=NOW - created_ago, referral_id=referral_id)
+                      created_at=NOW - created_ago, referral_id=referral_id, **extra)
 
 
 # ---------------------------------------------------------------- the snapshot
@@ -445,6 +447,13 @@ def _restricted_key() -> Facts:
         commissions=(commission(inv.id, created_ago=2 * DAY),),
     )
 
+
+# The scenarios of the state table's classes run through the stand-ins only (tests/test_scenarios.py);
+# the property tests (test_state_properties.py) build those states from a healthy account here.
+HTTP_ONLY = {
+    "commission-denied", "commission-fraud", "paid-out-of-band", "deleted-uid-customer", "paid-other-mode",
+    "other-promoter-coupon", "incomplete-subscription", "declined-payment", "checkout-expired",
+}
 
 TRAIL_FACTS: dict[str, Any] = {
     "unknown-id": _unknown_id,
