@@ -97,6 +97,7 @@ RESTRICTABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rak_promotion_code_read": ((r"^/v1/promotion_codes",), ("discounts.promotion_code",)),
     "rak_balance_read": ((r"^/v1/balance",), ("balance_transaction",)),
     "rak_checkout_session_read": ((r"^/v1/checkout/sessions",), ()),
+    "rak_payment_intent_read": ((r"^/v1/payment_intents",), ()),
     "rak_event_read": ((r"^/v1/events",), ()),
 }
 

@@ -117,3 +117,20 @@ def test_unknown_email_is_a_clear_answer(clean_sandbox) -> None:
     assert report.result("lead.email").status is Status.SKIP
     assert report.result("payment.exists").status is Status.SKIP
     assert not [r for r in report.checks if r.status is Status.ERROR]
+
+
+def test_a_declined_payment_says_why_and_a_key_without_paymentintents_still_reports(clean_sandbox) -> None:
+    scenario = by_name("declined-payment")
+    report = Engine(clean_sandbox.scenario_settings(scenario)).check(parse_query(scenario.email))
+    exists = report.result("payment.exists")
+    assert "Your card has insufficient funds." in exists.summary and "needs a new payment method" in exists.summary
+
+    key = "rk_test_fpcheckNoPaymentIntents0"
+    clean_sandbox.stripe.add_key(key)
+    clean_sandbox.stripe.restrict(key, "rak_payment_intent_read")
+    report = Engine(clean_sandbox.scenario_settings(scenario, stripe_api_key=key)).check(parse_query(scenario.email))
+    exists = report.result("payment.exists")
+    assert exists.status is Status.FAIL and "is open (not paid yet)" in exists.summary
+    assert not [r for r in report.checks if r.status is Status.ERROR]
+    notes = [e.value for e in exists.evidence if e.label == "Not examined"]
+    assert any("rak_payment_intent_read" in n for n in notes), exists.evidence

@@ -59,6 +59,15 @@ def limits_evidence(facts: Facts) -> tuple[Evidence, ...]:
     return tuple(Evidence(label="Not examined", value=text) for text in notes)
 
 
+def attempts_note(facts: Facts) -> tuple[Evidence, ...]:
+    """Payment attempts hold no payment, only why one failed: not read, the rest still decides."""
+    attempts = facts.stripe.payment_intents
+    if not attempts.error:
+        return ()
+    return (Evidence(label="Not examined", value=f"payment attempts (PaymentIntents) could not be read "
+                     f"({attempts.error}), so why a payment did not go through is not shown"),)
+
+
 def _no_customer(facts: Facts) -> Outcome | None:
     """Skip when there is neither a Stripe customer nor a guest payment."""
     if not facts.stripe.customers.value and not any(p.guest for p in payments(facts)):
@@ -195,6 +204,7 @@ def check_exists(facts: Facts) -> Outcome:
             + limits,
         )
     phrases, ev, advice, unknown = _story(facts, dash)
+    ev += attempts_note(facts)
     found_text = "; ".join(phrases) if phrases else "no invoices, charges or subscriptions at all"
     elsewhere = other_mode_payments(facts)
     if elsewhere:
