@@ -10,6 +10,7 @@ import argparse
 import csv
 import io
 import json
+import math
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -22,8 +23,11 @@ if TYPE_CHECKING:  # the engine is imported only when a sweep runs, so `fpcheck 
 
 EXIT_OK, EXIT_FAIL = 0, 1
 EXAMPLES = 3
+MAX_TOO_EARLY = 20  # lines of too-early payments in the terminal (--json has them all)
 
-# What to do about each cause, in one line (the full report of an example says more).
+# What to do about each cause, in one line (the full report of an example says more).  A payment
+# too young to tell is never under a cause (SweepResult.too_early, with its own line), so
+# payment.timing here is always a payment made before its referral existed: waiting cannot fix it.
 HINTS: dict[str, str] = {
     "stripe.account": "FirstPromoter is connected to another Stripe account: reconnect it to this one.",
     "stripe.mode": "Live and test disagree: connect FirstPromoter in the mode the payments are in.",
@@ -32,7 +36,9 @@ HINTS: dict[str, str] = {
     "lead.uid": "The referral's uid is not the Stripe customer id: set uid = cus_… (or metadata.fp_uid), then Import Stripe Events.",
     "payment.exists": "No real payment yet (trial, open invoice).",
     "payment.amount": "The amount paid is under FirstPromoter's minimum or zero.",
-    "payment.timing": "Paid minutes ago: run the sweep again later.",
+    "payment.timing": ("Paid before the referral was created: in FirstPromoter set the referral's uid to the "
+                       "Stripe customer id (cus_…), then use Import Stripe Events (a guest payment has no "
+                       "customer: add its commission by hand)."),
     "coupon.id": "The tracking coupon is a promotion code: put the Coupon id in the promoter's Coupon Code field.",
     "coupon.unique": "The tracking coupon is on several promoters' campaigns: give each promoter its own.",
     "fp.commission": "Everything matches but no commission: ask FirstPromoter support, or import the sale.",
@@ -145,6 +151,10 @@ def summary_line(result: SweepResult, window: Window) -> str:
         if others:
             head += f" (plus {', '.join(o.upper() for o in others)})"
         head += "; " + ", ".join(f"{c.count} × {cid}" for cid, c in result.by_cause.items())
+    if result.too_early:
+        ids = [e.payment.id for e in result.too_early]
+        shown = ", ".join(ids[:EXAMPLES]) + (f", +{len(ids) - EXAMPLES} more" if len(ids) > EXAMPLES else "")
+        head += f"; {len(ids):,} too early to tell ({shown})"
     if result.partial:
         head += " (PARTIAL: see below)"
     return head
@@ -171,6 +181,9 @@ def render(result: SweepResult, window: Window, tz: tzinfo) -> str:
             table.add_row(Text(cid), str(cause.count), amount, Text("\n".join(lines + [f"→ {hint}"])))
         console.print()
         console.print(table)
+    if result.too_early:
+        console.print()
+        console.print(Text(too_early_text(result, tz)))
     if result.incomplete:
         console.print()
         console.print(Text("Not everything could be read, so this result is partial:"))
@@ -181,6 +194,20 @@ def render(result: SweepResult, window: Window, tz: tzinfo) -> str:
                        f"{result.calls.get('stripe', 0):,} Stripe and "
                        f"{result.calls.get('firstpromoter', 0):,} FirstPromoter calls"))
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines()).rstrip("\n")
+
+
+def too_early_text(result: SweepResult, tz: tzinfo) -> str:
+    """The payments FirstPromoter has not had its ~2 minutes for yet: not lost, not yet credited."""
+    from checks.trail import TRACKING_DELAY
+
+    n, minutes = len(result.too_early), math.ceil(TRACKING_DELAY.total_seconds() / 60)
+    lines = [f"Too early to tell: {n:,} payment{'s' if n != 1 else ''} from referrals made under {minutes} minutes "
+             f"before the sweep (FirstPromoter needs about {minutes} minutes to credit one):"]
+    lines += [f"  {e.query} · {e.payment.id} · {_local(e.payment.paid_at, tz)}" for e in result.too_early[:MAX_TOO_EARLY]]
+    if n > MAX_TOO_EARLY:
+        lines.append(f"  …and {n - MAX_TOO_EARLY:,} more (--json lists them all)")
+    lines.append("→ Run the sweep again in a few minutes for these.")
+    return "\n".join(lines)
 
 
 def _local(iso: str, tz: tzinfo) -> str:

@@ -435,7 +435,10 @@ def signals(facts: Facts) -> list[Signal]:
                 add("promotion_code", d.promotion_code.code, f"invoice {inv.id}")
     for s in ok_items(facts.stripe.checkout_sessions):
         add("fp_tid", s.fp_tid, f"Checkout Session {s.id}")
-        add("client_reference_id", s.client_reference_id, f"Checkout Session {s.id}")
+        # FirstPromoter's script puts the tid in client_reference_id only on Payment Links (pricing tables
+        # name no table on the session); elsewhere it is the shop's own reference, never a tid
+        if s.payment_link:
+            add("client_reference_id", s.client_reference_id, f"Checkout Session {s.id}")
     for c in customers(facts):
         add("fp_tid", c.fp_tid, f"customer {c.id}")
     return out

@@ -2,7 +2,8 @@
 
 Healthy referrals whose sales were credited, people FirstPromoter never heard of, leads with no
 payment yet, and `lost` payments whose commission went missing for known causes (cycled through
-LOST_CAUSES).  `seed_month` returns the truth: which payment ids are lost, and why.
+LOST_CAUSES).  `seed_month` returns the truth: which payment ids are lost, and why.  `seed_edges`
+adds the shapes a payment's time and a Checkout Session's tid decide (EdgeTruth).
 """
 
 from __future__ import annotations
@@ -120,4 +121,75 @@ def seed_month(
         ref_id += 1
         i += 1
         fp.add_referral(f"lead{i}@example.com", id=ref_id, promoter_campaign_id=PC_ANA, created_at=t - 20 * DAY)
+    return truth
+
+
+# ---------------------------------------------------------------------- payment times and tids
+
+WEEK = 7 * DAY
+
+
+@dataclass
+class EdgeTruth:
+    """Payment ids of the shapes the payment-time and tid rules decide, for a sweep of the last 7 days."""
+
+    late_invoice: str = ""  # created 10 days ago, paid 2 days ago with promotion code PARTNER20: coupon.id
+    before_referral: str = ""  # paid 5 days ago, its referral added by hand 2 days ago: payment.timing
+    api_tid: str = ""  # guest Checkout Session created 7 d 3 h ago carrying metadata.fp_tid, paid 4 h later
+    order_reference: str = ""  # guest Checkout, client_reference_id "order-1234", no Payment Link: no tid
+    link_tid: str = ""  # guest Checkout of a Payment Link: its client_reference_id is FirstPromoter's tid
+    too_early: list[str] = field(default_factory=list)  # paid 30 s ago by a referral, no commission yet
+
+
+def _subscribed_invoice(stripe: StripeStandIn, sfx: str, email: str, *, created: int, paid_at: int,
+                        discount: tuple[str, str | None, int] | None = None) -> str:
+    stripe.add_customer(f"cus_{sfx}", email, created=created - 600)
+    stripe.add_subscription(f"sub_{sfx}", f"cus_{sfx}", created=created, amount=2900)
+    stripe.add_invoice(f"in_{sfx}", f"cus_{sfx}", created=created, paid_at=paid_at, subtotal=2900,
+                       subscription=f"sub_{sfx}", discounts=(discount,) if discount else ())
+    return f"in_{sfx}"
+
+
+def _guest_checkout(stripe: StripeStandIn, sfx: str, email: str, *, created: int, paid_at: int,
+                    client_reference_id: str | None = None, metadata: dict[str, str] | None = None,
+                    payment_link: str | None = None) -> str:
+    """A guest Checkout in payment mode (no Stripe customer); the sale is its charge (`ch_…`)."""
+    stripe.add_payment_intent(f"pi_{sfx}", None, 4900, created=paid_at, latest_charge=f"ch_{sfx}")
+    stripe.add_charge(f"ch_{sfx}", None, 4900, created=paid_at, payment_intent=f"pi_{sfx}", billing_email=email)
+    stripe.add_checkout_session(f"cs_{sfx}", created=created, amount_total=4900, email=email,
+                                payment_intent=f"pi_{sfx}", client_reference_id=client_reference_id,
+                                metadata=metadata, payment_link=payment_link)
+    return f"ch_{sfx}"
+
+
+def seed_too_early(stripe: StripeStandIn, fp: FirstPromoterStandIn, sfx: str, *, now: float | None = None) -> str:
+    """A referral's invoice paid 30 s before `now`, no commission yet (FirstPromoter needs ~2 minutes)."""
+    t = int(now if now is not None else time.time())
+    email = f"{sfx.lower()}@example.com"
+    inv = _subscribed_invoice(stripe, sfx, email, created=t - 30, paid_at=t - 30)
+    fp.add_referral(email, uid=f"cus_{sfx}", promoter_campaign_id=PC_ANA, created_at=t - 10 * DAY)
+    return inv
+
+
+def seed_edges(stripe: StripeStandIn, fp: FirstPromoterStandIn, *, now: float | None = None) -> EdgeTruth:
+    """The shapes on top of `seed_month` (its promoters and coupons must be there)."""
+    t = int(now if now is not None else time.time())
+    truth = EdgeTruth()
+    truth.late_invoice = _subscribed_invoice(stripe, "EdgeLate", "late.payer@example.com", created=t - 10 * DAY,
+                                             paid_at=t - 2 * DAY, discount=("Z4OV52SU", PROMO_PARTNER20, 580))
+    fp.add_referral("late.payer@example.com", promoter_campaign_id=PC_BEN, entry_source="coupon",
+                    created_at=t - 40 * DAY)
+    truth.before_referral = _subscribed_invoice(stripe, "EdgeBefore", "paid.first@example.com",
+                                                created=t - 5 * DAY, paid_at=t - 5 * DAY)
+    fp.add_referral("paid.first@example.com", promoter_campaign_id=PC_ANA, entry_source="manual_admin",
+                    created_at=t - 2 * DAY)
+    # a shop's own order number beside the tid: metadata.fp_tid is the tid
+    truth.api_tid = _guest_checkout(stripe, "EdgeApiTid", "api.buyer@shoppers.example", created=t - WEEK - 3 * HOUR,
+                                    paid_at=t - WEEK + HOUR, client_reference_id="order-77",
+                                    metadata={"fp_tid": "tid-api-1"})
+    truth.order_reference = _guest_checkout(stripe, "EdgeOrder", "order.buyer@shoppers.example",
+                                            created=t - DAY - 60, paid_at=t - DAY, client_reference_id="order-1234")
+    truth.link_tid = _guest_checkout(stripe, "EdgeLink", "link.buyer@shoppers.example", created=t - DAY - 60,
+                                     paid_at=t - DAY, client_reference_id="tid-link-1", payment_link="plink_EdgeLink")
+    truth.too_early.append(seed_too_early(stripe, fp, "EdgeEarly", now=t))
     return truth

@@ -96,7 +96,8 @@ def _person_seed(stripe: StripeStandIn, fp: FirstPromoterStandIn, t: int) -> Non
     stripe.add_charge("ch_JoinGuest", None, 4900, created=paid, payment_intent="pi_JoinGuest",
                       billing_email="guest@example.com")
     stripe.add_checkout_session("cs_JoinGuest", created=paid - 30, amount_total=4900, email="guest@example.com",
-                                payment_intent="pi_JoinGuest", client_reference_id="tid-guest-1")
+                                payment_intent="pi_JoinGuest", client_reference_id="tid-guest-1",
+                                payment_link="plink_JoinGuest")
     # a one-time sale FirstPromoter did credit (by its charge id)
     stripe.add_customer("cus_JoinPaid", "credited@example.com", created=paid - 60)
     stripe.add_payment_intent("pi_JoinPaid", "cus_JoinPaid", 9900, created=paid, latest_charge="ch_JoinPaid")

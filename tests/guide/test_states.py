@@ -138,3 +138,18 @@ def test_an_unknown_referral_state_warns_naming_it() -> None:
 
 def test_the_rendered_table_in_docs_is_current() -> None:
     assert DOCS.read_text() == states.render(), "run: python -m checks.states > docs/states.md"
+
+
+def test_a_shops_own_client_reference_id_is_not_a_tid() -> None:
+    """FirstPromoter's script sets client_reference_id only on Payment Links; an API Checkout Session's
+    client_reference_id is the shop's own order reference."""
+    from factories import session
+
+    def referral_check(**kw: object) -> str:
+        cs = session("cs_O", customer="cus_A", payment_intent=None, invoice="in_A", mode="subscription",
+                     client_reference_id="order-1234", **kw)  # type: ignore[arg-type]
+        return results(facts(customers=(customer(),), invoices=(invoice(),), sessions=(cs,), referral_=None))[
+            "fp.referral"].summary
+
+    assert "order-1234" not in referral_check() and "probably never tracked" in referral_check()
+    assert "client_reference_id order-1234" in referral_check(payment_link="plink_1")
