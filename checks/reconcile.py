@@ -12,12 +12,11 @@ from checks.model import Result, Status
 
 
 def _point_to(symptom: Result, cause: Result, certain: bool) -> Result:
-    how = "fails" if certain else "warns"  # the other check's own words follow
-    likely = "most likely" if certain else "possibly"
+    lead = "the likely cause is what" if certain else "a possible cause is what"
+    verb = "reports" if certain else "warns about"
     return symptom.model_copy(
         update={
-            "summary": f"{symptom.symptom}, {likely} for the reason {cause.id} {how} about (see {cause.id}): "
-            f"{cause.summary}",
+            "summary": f"{symptom.symptom}; {lead} {cause.id} {verb} (see {cause.id}): {cause.summary}",
             "remediation": f"See {cause.id} and do what it says first; then run fpcheck again.",
             "cause": cause.id,
             "fallback": False,

@@ -140,6 +140,13 @@ _ROWS: tuple[State, ...] = (
           "Convert the amount to USD yourself: FirstPromoter tracks payments above $0.50.", _SDK),
     State("charge", "balance_transaction", "not readable", E.OPEN, "payment.amount", "could not be read",
           "Grant the key read access to balance transactions, or convert the amount to USD yourself.", _SDK),
+    # ---------------------------------------------------------------- Stripe refund (charge.amount_refunded)
+    *(
+        State("refund", "status", v, E.NEUTRAL, "payment.amount", "",
+              "Judged through the charge's amount_refunded; FirstPromoter records a refund when Stripe sends "
+              "charge.refunded.", "Stripe API docs (Refund.status; the SDK types it as a plain string)")
+        for v in ("pending", "requires_action", "succeeded", "failed", "canceled")
+    ),
     # ---------------------------------------------------------------- Stripe dispute (charge.disputed)
     *(
         State("dispute", "status", v, E.REVERSES, "payment.amount", "disputed",

@@ -134,3 +134,11 @@ def test_a_declined_payment_says_why_and_a_key_without_paymentintents_still_repo
     assert not [r for r in report.checks if r.status is Status.ERROR]
     notes = [e.value for e in exists.evidence if e.label == "Not examined"]
     assert any("rak_payment_intent_read" in n for n in notes), exists.evidence
+
+
+def test_a_deleted_customer_asked_about_by_id_is_named_as_deleted(clean_sandbox) -> None:
+    report = Engine(clean_sandbox.settings()).check(parse_query("cus_DemoDeleted0001"))
+    assert report.verdict.check == "lead.uid", report.verdict
+    assert "names a Stripe customer that was deleted in Stripe" in report.verdict.summary
+    assert "cus_DemoDelNew00001 pays now" in report.verdict.summary
+    assert "see lead.uid" in report.result("fp.commission").summary

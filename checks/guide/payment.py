@@ -96,6 +96,9 @@ def _story(facts: Facts, dash: Dashboard) -> tuple[list[str], list[Evidence], li
     trialing = trialing_subscriptions(facts)
     for inv in sorted(ok_items(facts.stripe.invoices), key=lambda i: i.created):
         url = dash.invoice(inv.id, live=inv.livemode)
+        for field, value in (("billing_reason", inv.billing_reason), ("collection_method", inv.collection_method)):
+            if value is not None:
+                judged("invoice", field, value)  # an undocumented value is named, never taken for fine
         row = judged("invoice", "status", inv.status)
         if inv.billing_reason == "upcoming":
             row = judged("invoice", "billing_reason", "upcoming")

@@ -33,7 +33,10 @@ def referral_concerns(facts: Facts, ref: Referral) -> list[states.State]:
     """What may stop this referral from earning although its state can: a fraud flag, expiry, the
     promoter campaign's state; undocumented values are concerns too."""
     out = []
-    for field, value in (("fraud_check", ref.fraud_check or "no_suspicion"), ("is_expired", bool(ref.is_expired))):
+    judged = [("fraud_check", ref.fraud_check or "no_suspicion"), ("is_expired", bool(ref.is_expired))]
+    if ref.entry_source:
+        judged.append(("entry_source", ref.entry_source))
+    for field, value in judged:
         row = states.judge("referral", field, value, "fp.referral")
         if row.effect in (states.Effect.OPEN, states.Effect.UNKNOWN, states.Effect.BLOCKS):
             out.append(row)
@@ -132,10 +135,12 @@ def check_referral(facts: Facts) -> Outcome:
             remediation=promoter_blocked.fix,
         )
     if concerns:
-        words = "; ".join(
-            f"its promoter campaign is {c.says} ({c.fix})" if c.obj == "promoter_campaign" else f"it is {c.says} ({c.fix})"
-            for c in concerns
-        )
+        def said(c: states.State) -> str:
+            if c.effect is states.Effect.UNKNOWN:
+                return f"{c.says} ({c.fix})"
+            return f"{'its promoter campaign' if c.obj == 'promoter_campaign' else 'it'} is {c.says} ({c.fix})"
+
+        words = "; ".join(said(c) for c in concerns)
         kind = "customer" if ref.is_customer else f"lead (state {ref.state or 'unknown'})"
         return Outcome(
             status=Status.WARN,
@@ -202,6 +207,21 @@ def _no_referral(facts: Facts, asked: str, tried_by: tuple[str, ...]) -> Outcome
     tried = ", ".join(tried_by) if tried_by else "email"
     evidence = [Evidence(label="Looked up by", value=tried)]
     cus = only_customer_id(facts)
+    deleted = [c for c in customers(facts) if c.deleted and c.id == facts.query.customer_id]
+    if deleted and not payments(facts):
+        row = states.judge("customer", "deleted", True, "lead.uid")
+        return Outcome(
+            status=Status.FAIL,
+            summary=(
+                f"Stripe customer {deleted[0].id} {row.says} (Stripe keeps only its id), and no FirstPromoter "
+                f"referral has it as its uid (looked up by {tried}): there is nothing left to match a payment to."
+            ),
+            evidence=tuple(evidence),
+            remediation=(
+                "Ask for the email the person signed up and pays with, and run fpcheck with it: a deleted "
+                "customer makes no new payments, and FirstPromoter may know the person by email."
+            ),
+        )
     if not customers(facts) and not payments(facts):
         mode = f" in {facts.stripe.key_mode} mode" if facts.stripe.key_mode else ""
         return Outcome(

@@ -153,3 +153,19 @@ def test_a_shops_own_client_reference_id_is_not_a_tid() -> None:
 
     assert "order-1234" not in referral_check() and "probably never tracked" in referral_check()
     assert "client_reference_id order-1234" in referral_check(payment_link="plink_1")
+
+
+def test_a_deleted_customer_asked_about_with_no_referral_is_named_as_deleted() -> None:
+    gone = customer("cus_Gone", None, deleted=True)
+    out = results(facts(None, customer_id="cus_Gone", customers=(gone,), invoices=(), referral_=None))
+    assert out["fp.referral"].status is Status.FAIL
+    assert "Stripe customer cus_Gone was deleted in Stripe" in out["fp.referral"].summary
+
+
+def test_undocumented_billing_reasons_and_entry_sources_are_named() -> None:
+    out = results(facts(customers=(customer(),), invoices=(invoice(billing_reason="robot_renewal"),),
+                        referral_=referral(entry_source="telepathy")))
+    assert out["payment.exists"].status is Status.WARN
+    assert "fpcheck does not know invoice billing_reason 'robot_renewal'" in out["payment.exists"].summary
+    assert out["fp.referral"].status is Status.WARN
+    assert "fpcheck does not know referral entry_source 'telepathy'" in out["fp.referral"].summary
