@@ -1,6 +1,6 @@
-"""Print the layout figures of the code: the largest modules and the import cycles among our own modules.
+"""Print the layout figures of the code: the largest modules, the longest checks and the import cycles among our own modules.
 
-    python bench/layout.py            # largest ten modules (lines) and every import cycle
+    python bench/layout.py            # largest ten modules (lines), the checks' functions, every import cycle
     python bench/layout.py --most 20
     python bench/layout.py --root /path/to/another/checkout
 
@@ -99,6 +99,31 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def _branches(fn: ast.AST) -> int:
+    """Decision points: if/elif, loops, except clauses, conditional expressions, each extra and/or
+    operand and comprehension condition (what makes a function hard to follow)."""
+    n = 0
+    for node in ast.walk(fn):
+        if isinstance(node, ast.If | ast.For | ast.While | ast.ExceptHandler | ast.IfExp | ast.match_case):
+            n += 1
+        elif isinstance(node, ast.BoolOp):
+            n += len(node.values) - 1
+        elif isinstance(node, ast.comprehension):
+            n += len(node.ifs)
+    return n
+
+
+def _guide_functions(root: Path) -> list[tuple[int, int, str]]:
+    """(lines, branches, name) of every top-level function in checks/guide/, longest first."""
+    out = []
+    for path in sorted((root / "checks" / "guide").glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                out.append((lines, _branches(node), f"{path.stem}.{node.name}"))
+    return sorted(out, reverse=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--most", type=int, default=10)
@@ -112,6 +137,12 @@ def main() -> None:
     # a package's __init__ importing its own submodules is how packages work, not a cycle to fix
     graph = {n: {t for t in _imports(n, p, known) if not (p.name == "__init__.py" and t.startswith(n + "."))}
              for n, p in known.items()}
+    functions = _guide_functions(args.root)
+    if functions:
+        lines = sorted(f[0] for f in functions)
+        print(f"checks/guide functions: {len(functions)}, median {lines[len(lines) // 2]} lines; longest:")
+        for n, branches, name in functions[:5]:
+            print(f"  {n:5d} lines {branches:3d} branches  {name}")
     cycles = _cycles(graph)
     print(f"import cycles: {len(cycles)}")
     for cycle in cycles:

@@ -17,6 +17,8 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
+from checks.catalog import CHECKS
+
 if TYPE_CHECKING:  # the engine is imported only when a sweep runs, so `fpcheck --help` starts fast
     from checks.sweep.run import Progress, SweepResult
     from checks.sweep.window import Window
@@ -28,20 +30,9 @@ MAX_TOO_EARLY = 20  # lines of too-early payments in the terminal (--json has th
 # What to do about each cause, in one line (the full report of an example says more).  A payment
 # too young to tell is never under a cause (SweepResult.too_early, with its own line), so
 # payment.timing here is always a payment made before its referral existed: waiting cannot fix it.
+# what to do about each cause: the catalog's hints (checks/catalog.py), plus the diagnoses that could not run
 HINTS: dict[str, str] = {
-    "stripe.account": "FirstPromoter is connected to another Stripe account: reconnect it to this one.",
-    "stripe.mode": "Live and test disagree: connect FirstPromoter in the mode the payments are in.",
-    "fp.referral": "No referral (or one that cannot earn): check tracking (cookie, fp_tid) and pending approvals.",
-    "lead.email": "The referral's email is not on the paying Stripe customer: align the emails or set the uid.",
-    "lead.uid": "The referral's uid is not the Stripe customer id: set uid = cus_… (or metadata.fp_uid), then Import Stripe Events.",
-    "payment.exists": "No real payment yet (trial, open invoice).",
-    "payment.amount": "The amount paid is under FirstPromoter's minimum or zero.",
-    "payment.timing": ("Paid before the referral was created: in FirstPromoter set the referral's uid to the "
-                       "Stripe customer id (cus_…), then use Import Stripe Events (a guest payment has no "
-                       "customer: add its commission by hand)."),
-    "coupon.id": "The tracking coupon is a promotion code: put the Coupon id in the promoter's Coupon Code field.",
-    "coupon.unique": "The tracking coupon is on several promoters' campaigns: give each promoter its own.",
-    "fp.commission": "Everything matches but no commission: ask FirstPromoter support, or import the sale.",
+    **{c.id: c.hint for c in CHECKS},
     "error": "The diagnosis could not run for these: run `fpcheck check` on an example.",
 }
 

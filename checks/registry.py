@@ -1,18 +1,24 @@
-"""The check registry: `@check(...)` registers a check; `run(facts)` runs them in the guide's order.
+"""The check registry: the catalog's checks (checks/catalog.py) and `run(facts)`, in the guide's order.
 
-Modelled on Django's system checks (one register decorator, stable ids), plus what Django lacks:
-a pass status, facts a check needs (a failed read becomes `error` and a fact not read `skip`,
-without calling the check's function), and one check crashing never stops the others.
+Modelled on Django's system checks (stable ids, checks as plain functions) and pip's command table
+(one table names each check's module, imported when first needed), plus what Django lacks: a pass
+status, facts a check needs (a failed read becomes `error` and a fact not read `skip`, without
+calling the check's function), one check crashing never stops the others, and one pass that keeps
+two checks from contradicting each other (checks/reconcile.py).
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 
+from checks.catalog import CHECKS
 from checks.facts import Facts
 from checks.model import Outcome, Result, Status
+from checks.reconcile import reconcile
 
 log = logging.getLogger(__name__)
 
@@ -28,30 +34,17 @@ class Check:
     func: CheckFunc
 
 
-_CHECKS: dict[str, Check] = {}
-
-
-def check(check_id: str, *, title: str, order: int, needs: Iterable[str] = ()) -> Callable[[CheckFunc], CheckFunc]:
-    """Register a check.  `needs` names facts (`"stripe.invoices"`); if one of them could not be
-    read, the check reports `error` with that reason, and if one was not read (nothing to read it
-    by), `skip` with why; either way the function is not called."""
-
-    def register(func: CheckFunc) -> CheckFunc:
-        if check_id in _CHECKS and _CHECKS[check_id].func is not func:
-            raise ValueError(f"check id {check_id!r} registered twice")
-        unknown = [n for n in needs if Facts.label(n) is None]
-        if unknown:
-            raise ValueError(f"{check_id}: unknown facts {unknown}")
-        _CHECKS[check_id] = Check(check_id, title, order, tuple(needs), func)
-        return func
-
-    return register
-
-
+@cache
 def all_checks() -> list[Check]:
-    import checks.guide  # noqa: F401  (importing the package registers every check)
-
-    return sorted(_CHECKS.values(), key=lambda r: r.order)
+    """Every check of the catalog, in its order, its function imported from the module it names."""
+    out = []
+    for n, row in enumerate(CHECKS, start=1):
+        func = getattr(importlib.import_module(row.module), row.function)
+        unknown = [f for f in row.needs if Facts.label(f) is None]
+        if unknown:
+            raise ValueError(f"{row.id}: unknown facts {unknown}")
+        out.append(Check(row.id, row.title, n * 10, row.needs, func))
+    return out
 
 
 def run_check(r: Check, facts: Facts) -> Result:
@@ -89,7 +82,5 @@ def run_check(r: Check, facts: Facts) -> Result:
 
 
 def run(facts: Facts, only: Iterable[str] | None = None) -> tuple[Result, ...]:
-    from checks.reconcile import reconcile
-
     wanted = set(only) if only else None
     return reconcile(tuple(run_check(r, facts) for r in all_checks() if wanted is None or r.id in wanted))

@@ -87,6 +87,14 @@ def no_referral(facts: Facts) -> bool:
     return fetched.ok and fetched.value is not None and fetched.value.referral is None
 
 
+def blocking_state(ref: Referral | None) -> states.State | None:
+    """The referral's state when FirstPromoter credits no sales in it (states.py), else None."""
+    if ref is None:
+        return None
+    row = states.judge("referral", "state", (ref.state or "").lower(), "fp.referral")
+    return row if row.effect is states.Effect.BLOCKS else None
+
+
 def target_email(facts: Facts) -> str | None:
     """The email FirstPromoter knows the person by: the referral's, else the one asked about."""
     ref = found_referral(facts)

@@ -8,23 +8,14 @@ where to compare, which is a warning, never a pass.
 
 from __future__ import annotations
 
+from checks.advice import FP_INTEGRATION, STRIPE_ACCOUNT_PATH
 from checks.facts import Facts
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
-from checks.registry import check
 
 # Where the guide says to look (our words): FirstPromoter's Stripe integration screen, Stripe's account id.
-FP_INTEGRATION_PATH = 'Settings → Integrations → "Integrations with third-parties" → "Update" under Stripe'
-FP_INTEGRATION = f"In FirstPromoter, open {FP_INTEGRATION_PATH}"
-STRIPE_ACCOUNT_PATH = "Settings → Account details → Account ID"
 
 
-@check(
-    "stripe.account",
-    title="Connected Stripe account",
-    order=10,
-    needs=("stripe.account",),
-)
 def check_account(facts: Facts) -> Outcome:
     acct = facts.stripe.account.value
     assert acct is not None  # the registry answers for an account that was not read (needs)

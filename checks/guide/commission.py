@@ -10,14 +10,13 @@ likeliest cause the other checks found (the verdict then names that check).
 from __future__ import annotations
 
 from checks import states
+from checks.advice import FP_INTEGRATION, import_events_hint
 from checks.amounts import counting_payments, payment_url
 from checks.facts import Commission, Facts
-from checks.guide.account import FP_INTEGRATION
-from checks.guide.referral import blocking_state, import_events_hint
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
-from checks.registry import check
 from checks.trail import (
+    blocking_state,
     describe_commission,
     fmt_time,
     found_referral,
@@ -50,12 +49,6 @@ def commission_doubt(c: Commission) -> tuple[Status, str, str] | None:
     return None
 
 
-@check(
-    "fp.commission",
-    title="Commission in FirstPromoter",
-    order=110,
-    needs=("fp.commissions", "stripe.invoices", "stripe.charges"),
-)
 def check_commission(facts: Facts) -> Outcome:
     dash = Dashboard.of(facts)
     paid = payments(facts)

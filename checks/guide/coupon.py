@@ -9,13 +9,14 @@ sale was missed, so it is a warning there.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from checks.advice import import_events_hint
 from checks.amounts import describe_discount
 from checks.campaigns import campaign_by_id, coupon_owners, still_building
 from checks.facts import Facts, PromoterCampaign, Referral, StripeInvoice
-from checks.guide.referral import import_events_hint
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
-from checks.registry import check
 from checks.trail import found_referral, only_customer_id, payments, signals
 
 
@@ -64,15 +65,28 @@ def _owners(facts: Facts, coupon_ids: list[str], exclude: int | None) -> list[Pr
     return coupon_owners(facts, coupon_ids, exclude)
 
 
-@check(
-    "coupon.id",
-    title="Tracking coupon is a Coupon id",
-    order=90,
-    needs=("fp.referral", "fp.promoter_campaigns", "stripe.invoices"),  # tracking coupon errors handled below
-)
-def check_id(facts: Facts) -> Outcome:
+@dataclass
+class _Seen:
+    """What coupon.id judges, read once: the referral, the discounted invoice, the campaign's coupon."""
+
+    facts: Facts
+    ref: Referral | None
+    by_coupon: bool  # the referral came in by coupon: a coupon problem decides this sale
+    inv: StripeInvoice | None
+    dash: Dashboard
+    evidence: list[Evidence]
+    used: list[str]  # coupon ids on the invoice
+    used_text: str
+    pc: PromoterCampaign | None
+    name: str
+    tracking: str  # the campaign's tracking coupon ("" when none)
+
+    def out(self, status: Status, summary: str, remediation: str | None = None, *more: Evidence) -> Outcome:
+        return Outcome(status=status, summary=summary, evidence=(*self.evidence, *more), remediation=remediation)
+
+
+def _seen(facts: Facts) -> _Seen:
     ref = found_referral(facts)
-    by_coupon = ref is not None and ref.entry_source == "coupon"
     inv = discounted_invoice(facts)
     dash = Dashboard.of(facts)
     evidence: list[Evidence] = []
@@ -84,178 +98,170 @@ def check_id(facts: Facts) -> Outcome:
         ]
     # a key that may not read coupons leaves their details out: say so where coupons are judged
     evidence += [Evidence(label="Not examined", value=t) for t in facts.stripe.invoices.limits]
-    used = _invoice_coupons(inv)
-    used_text = ", ".join(describe_discount(d) for d in inv.discounts) if inv else ""
-
-    if not by_coupon and inv is None:
-        how = f"the referral came in by {ref.entry_source}" if ref and ref.entry_source else "no referral came in by coupon"
-        return Outcome(
-            status=Status.SKIP,
-            summary=f"Coupon tracking not in use here: {how} and no invoice carries a discount.",
-        )
-    if ref is None:
-        return _without_referral(facts, evidence, used_text)
     pc = promoter_campaign(facts, ref)
-    building = still_building(facts)
-    if pc is None and building is not None:
-        return Outcome(status=Status.SKIP, summary=f"Not decided yet: {building.progress()}.", evidence=tuple(evidence))
-    if pc is None:
-        return Outcome(
-            status=Status.SKIP,
-            summary="The referral's promoter campaign was not found in FirstPromoter, so its tracking coupon is unknown.",
-            evidence=tuple(evidence),
-        )
-    name = campaign_name(pc, ref)
-    tracking = (pc.coupon or "").strip()
-    if not tracking:
-        others = _owners(facts, used, pc.id)
-        if others:
-            return Outcome(
-                status=Status.WARN,
-                summary=(
-                    f"The invoice used {used_text}, the tracking coupon of {campaign_name(others[0])}, not of "
-                    f"this referral's {name}: FirstPromoter may credit that promoter."
-                ),
-                evidence=tuple(evidence),
-                remediation="Check with the customer which promoter sent them; move the referral or the commission in FirstPromoter if needed.",
-            )
-        if by_coupon:
-            return Outcome(
-                status=Status.WARN,
-                summary=f"The referral came in by coupon, but {name} has no tracking coupon set now.",
-                evidence=tuple(evidence),
-                remediation=f"In FirstPromoter, set the Coupon Code field of {name} to the promoter's Stripe Coupon id.",
-            )
-        return Outcome(
-            status=Status.SKIP,
-            summary=(
-                f"Coupon tracking not in use for this referral: {name} has no tracking coupon, and the invoice's "
-                f"{used_text} is no promoter's tracking coupon."
-            ),
-            evidence=tuple(evidence),
-        )
+    tracking = (pc.coupon or "").strip() if pc else ""
+    name = campaign_name(pc, ref) if pc else ""
+    if tracking:
+        evidence.append(Evidence(label="Tracking coupon (FirstPromoter)", value=f"{tracking} on {name}"))
+    return _Seen(facts, ref, ref is not None and ref.entry_source == "coupon", inv, dash, evidence,
+                 _invoice_coupons(inv), ", ".join(describe_discount(d) for d in inv.discounts) if inv else "",
+                 pc, name, tracking)
 
-    evidence.append(Evidence(label="Tracking coupon (FirstPromoter)", value=f"{tracking} on {name}"))
-    tc = facts.stripe.tracking_coupon
-    if tc.error and tc.denied is None:
-        return Outcome(status=Status.ERROR, summary=f"Could not read the tracking coupon in Stripe: {tc.error}")
-    if tc.error:
-        # a key without the Coupons permission: an invoice that used the coupon still proves it
-        if any(u.casefold() == tracking.casefold() for u in used):
-            return Outcome(
-                status=Status.PASS,
-                summary=f"Invoice {inv.id if inv else ''} used coupon {tracking}, the tracking coupon of {name}: a Stripe Coupon id.",
-                evidence=tuple(evidence) + (Evidence(label="Not examined", value=f"the coupon itself: {tc.error}"),),
-            )
-        return Outcome(
-            status=Status.WARN,
-            summary=f"Could not tell whether {tracking}, the tracking coupon of {name}, is a Stripe Coupon id: {tc.error}.",
-            evidence=tuple(evidence),
-            remediation="Give the restricted key read access to Coupons and Promotion codes, or look the coupon up in Stripe yourself.",
-        )
-    if not tc.ok or tc.value is None or tc.value.value != tracking:
-        why = tc.skipped or "it was not looked up"
-        return Outcome(
-            status=Status.SKIP,
-            summary=f"The tracking coupon {tracking} was not looked up in Stripe ({why}).",
-            evidence=tuple(evidence),
-        )
-    found = tc.value
-    # a coupon problem decides this sale only when coupon tracking brought the referral in
-    severity = Status.FAIL if by_coupon else Status.WARN
-    not_decisive = "" if by_coupon else f" This referral came in by {ref.entry_source or 'another way'}, so it is not why this sale was missed."
-    cus = only_customer_id(facts)
-    if found.coupon is None:
-        if found.promotion_codes:
-            promo = found.promotion_codes[0]
-            coupon_id = promo.coupon_id or "(unknown)"
-            evidence.append(Evidence(label="Promotion code in Stripe", value=f"{promo.code} ({promo.id}) → coupon {coupon_id}", url=dash.promotion_code(promo.id)))
-            return Outcome(
-                status=severity,
-                summary=(
-                    f"{tracking} is a promotion code; its Coupon id is {coupon_id} — put that in the Coupon Code "
-                    f"field of {name}. FirstPromoter matches the Coupon id, not the code customers type.{not_decisive}"
-                ),
-                evidence=tuple(evidence),
-                remediation=(
-                    f"In FirstPromoter, edit {name} and set its Coupon Code (tracking coupon) field to {coupon_id}; "
-                    f"keep {promo.code} as the code the promoter shares. Then, for the sales already made, "
-                    + import_events_hint(cus) + "."
-                ),
-            )
-        return Outcome(
-            status=severity,
-            summary=(
-                f"{tracking}, the tracking coupon of {name}, is neither a Coupon id nor a promotion code in this "
-                f"Stripe account ({facts.stripe.key_mode or 'unknown'} mode).{not_decisive}"
-            ),
-            evidence=tuple(evidence),
-            remediation=(
-                f"In Stripe, open Product catalog → Coupons and copy the id of the promoter's coupon; set it as the "
-                f"Coupon Code of {name} in FirstPromoter."
-            ),
-        )
 
-    coupon = found.coupon
-    evidence.append(Evidence(label="Stripe Coupon", value=f"{coupon.id}" + (f' "{coupon.name}"' if coupon.name else ""), url=dash.coupon(coupon.id)))
-    described = f"{coupon.id}" + (f' ("{coupon.name}")' if coupon.name else "")
-    if inv is None:
-        return Outcome(
-            status=Status.PASS,
-            summary=(
-                f"The tracking coupon {described} of {name} is a Stripe Coupon id; no invoice carries a discount "
-                "to compare it with."
-            ),
-            evidence=tuple(evidence),
-        )
-    if coupon.id in used:
-        return Outcome(
-            status=Status.PASS,
-            summary=f"Invoice {inv.id} used coupon {described}, the tracking coupon of {name} (a Stripe Coupon id).",
-            evidence=tuple(evidence),
-        )
-    if by_coupon:
-        return Outcome(
-            status=Status.FAIL,
-            summary=(
-                f"Invoice {inv.id} used {used_text}, but the tracking coupon of {name} is {described}: "
-                "FirstPromoter cannot tie this sale to the promoter's coupon."
-            ),
-            evidence=tuple(evidence),
-            remediation=(
-                f"Make the promoter's checkout apply coupon {coupon.id} (through its promotion code), or set the "
-                f"Coupon Code of {name} in FirstPromoter to the coupon the customer actually got. Then "
-                + import_events_hint(cus) + "."
-            ),
-        )
-    others = _owners(facts, used, pc.id)
+def _not_in_use(s: _Seen) -> Outcome | None:
+    if s.by_coupon or s.inv is not None:
+        return None
+    how = f"the referral came in by {s.ref.entry_source}" if s.ref and s.ref.entry_source else "no referral came in by coupon"
+    return Outcome(status=Status.SKIP, summary=f"Coupon tracking not in use here: {how} and no invoice carries a discount.")
+
+
+def _no_referral_here(s: _Seen) -> Outcome | None:
+    return _without_referral(s.facts, s.evidence, s.used_text) if s.ref is None else None
+
+
+def _campaign_unknown(s: _Seen) -> Outcome | None:
+    if s.pc is not None:
+        return None
+    building = still_building(s.facts)
+    if building is not None:
+        return s.out(Status.SKIP, f"Not decided yet: {building.progress()}.")
+    return s.out(Status.SKIP, "The referral's promoter campaign was not found in FirstPromoter, so its tracking coupon is unknown.")
+
+
+def _no_tracking_coupon(s: _Seen) -> Outcome | None:
+    if s.tracking or s.pc is None:
+        return None
+    others = _owners(s.facts, s.used, s.pc.id)
     if others:
-        return Outcome(
-            status=Status.WARN,
-            summary=(
-                f"Invoice {inv.id} used {used_text}, the tracking coupon of {campaign_name(others[0])}, while this "
-                f"referral belongs to {name}: FirstPromoter may credit the other promoter."
-            ),
-            evidence=tuple(evidence),
-            remediation="Check with the customer which promoter sent them; move the referral or the commission in FirstPromoter if needed.",
+        return s.out(
+            Status.WARN,
+            f"The invoice used {s.used_text}, the tracking coupon of {campaign_name(others[0])}, not of this "
+            f"referral's {s.name}: FirstPromoter may credit that promoter.",
+            OTHER_PROMOTER_FIX,
         )
-    return Outcome(
-        status=Status.PASS,
-        summary=(
-            f"The tracking coupon {described} of {name} is a Stripe Coupon id. The invoice's {used_text} is no "
-            f"promoter's tracking coupon, and the referral came in by {ref.entry_source or 'another way'}, so "
-            "coupon tracking does not decide this sale."
-        ),
-        evidence=tuple(evidence),
+    if s.by_coupon:
+        return s.out(Status.WARN, f"The referral came in by coupon, but {s.name} has no tracking coupon set now.",
+                     f"In FirstPromoter, set the Coupon Code field of {s.name} to the promoter's Stripe Coupon id.")
+    return s.out(
+        Status.SKIP,
+        f"Coupon tracking not in use for this referral: {s.name} has no tracking coupon, and the invoice's "
+        f"{s.used_text} is no promoter's tracking coupon.",
     )
 
 
-@check(
-    "coupon.unique",
-    title="Tracking coupon is unique",
-    order=100,
-    needs=("fp.referral", "fp.promoter_campaigns"),
+def _coupon_unreadable(s: _Seen) -> Outcome | None:
+    tc = s.facts.stripe.tracking_coupon
+    if not tc.error:
+        return None
+    if tc.denied is None:
+        return Outcome(status=Status.ERROR, summary=f"Could not read the tracking coupon in Stripe: {tc.error}")
+    # a key without the Coupons permission: an invoice that used the coupon still proves it
+    if any(u.casefold() == s.tracking.casefold() for u in s.used):
+        return s.out(Status.PASS, f"Invoice {s.inv.id if s.inv else ''} used coupon {s.tracking}, the tracking coupon of "
+                     f"{s.name}: a Stripe Coupon id.", None,
+                     Evidence(label="Not examined", value=f"the coupon itself: {tc.error}"))
+    return s.out(
+        Status.WARN,
+        f"Could not tell whether {s.tracking}, the tracking coupon of {s.name}, is a Stripe Coupon id: {tc.error}.",
+        "Give the restricted key read access to Coupons and Promotion codes, or look the coupon up in Stripe yourself.",
+    )
+
+
+def _not_looked_up(s: _Seen) -> Outcome | None:
+    tc = s.facts.stripe.tracking_coupon
+    if tc.ok and tc.value is not None and tc.value.value == s.tracking:
+        return None
+    return s.out(Status.SKIP, f"The tracking coupon {s.tracking} was not looked up in Stripe ({tc.skipped or 'it was not looked up'}).")
+
+
+def _not_a_coupon_id(s: _Seen) -> Outcome | None:
+    found = s.facts.stripe.tracking_coupon.value
+    if found is None or found.coupon is not None:
+        return None
+    # a coupon problem decides this sale only when coupon tracking brought the referral in
+    severity = Status.FAIL if s.by_coupon else Status.WARN
+    came_by = (s.ref.entry_source if s.ref else None) or "another way"
+    aside = "" if s.by_coupon else f" This referral came in by {came_by}, so it is not why this sale was missed."
+    if not found.promotion_codes:
+        return s.out(
+            severity,
+            f"{s.tracking}, the tracking coupon of {s.name}, is neither a Coupon id nor a promotion code in this "
+            f"Stripe account ({s.facts.stripe.key_mode or 'unknown'} mode).{aside}",
+            f"In Stripe, open Product catalog → Coupons and copy the id of the promoter's coupon; set it as the "
+            f"Coupon Code of {s.name} in FirstPromoter.",
+        )
+    promo = found.promotion_codes[0]
+    coupon_id = promo.coupon_id or "(unknown)"
+    return s.out(
+        severity,
+        f"{s.tracking} is a promotion code; its Coupon id is {coupon_id} — put that in the Coupon Code "
+        f"field of {s.name}. FirstPromoter matches the Coupon id, not the code customers type.{aside}",
+        f"In FirstPromoter, edit {s.name} and set its Coupon Code (tracking coupon) field to {coupon_id}; "
+        f"keep {promo.code} as the code the promoter shares. Then, for the sales already made, "
+        + import_events_hint(only_customer_id(s.facts)) + ".",
+        Evidence(label="Promotion code in Stripe", value=f"{promo.code} ({promo.id}) → coupon {coupon_id}",
+                 url=s.dash.promotion_code(promo.id)),
+    )
+
+
+def _against_the_invoice(s: _Seen) -> Outcome | None:
+    """The tracking coupon is a Coupon id: is it the one the invoice used?"""
+    found = s.facts.stripe.tracking_coupon.value
+    if found is None or found.coupon is None or s.pc is None:
+        return None
+    coupon = found.coupon
+    s.evidence.append(Evidence(label="Stripe Coupon", value=f"{coupon.id}" + (f' "{coupon.name}"' if coupon.name else ""),
+                               url=s.dash.coupon(coupon.id)))
+    described = f"{coupon.id}" + (f' ("{coupon.name}")' if coupon.name else "")
+    inv = s.inv
+    if inv is None:
+        return s.out(Status.PASS, f"The tracking coupon {described} of {s.name} is a Stripe Coupon id; no invoice carries "
+                     "a discount to compare it with.")
+    if coupon.id in s.used:
+        return s.out(Status.PASS, f"Invoice {inv.id} used coupon {described}, the tracking coupon of {s.name} (a Stripe "
+                     "Coupon id).")
+    if s.by_coupon:
+        return s.out(
+            Status.FAIL,
+            f"Invoice {inv.id} used {s.used_text}, but the tracking coupon of {s.name} is {described}: "
+            "FirstPromoter cannot tie this sale to the promoter's coupon.",
+            f"Make the promoter's checkout apply coupon {coupon.id} (through its promotion code), or set the "
+            f"Coupon Code of {s.name} in FirstPromoter to the coupon the customer actually got. Then "
+            + import_events_hint(only_customer_id(s.facts)) + ".",
+        )
+    others = _owners(s.facts, s.used, s.pc.id)
+    if others:
+        return s.out(
+            Status.WARN,
+            f"Invoice {inv.id} used {s.used_text}, the tracking coupon of {campaign_name(others[0])}, while this "
+            f"referral belongs to {s.name}: FirstPromoter may credit the other promoter.",
+            OTHER_PROMOTER_FIX,
+        )
+    return s.out(
+        Status.PASS,
+        f"The tracking coupon {described} of {s.name} is a Stripe Coupon id. The invoice's {s.used_text} is no "
+        f"promoter's tracking coupon, and the referral came in by {(s.ref.entry_source if s.ref else None) or 'another way'}, "
+        "so coupon tracking does not decide this sale.",
+    )
+
+
+OTHER_PROMOTER_FIX = (
+    "Check with the customer which promoter sent them; move the referral or the commission in FirstPromoter if needed."
 )
+# coupon.id: the first case that decides, in this order
+_ID_CASES = (_not_in_use, _no_referral_here, _campaign_unknown, _no_tracking_coupon, _coupon_unreadable,
+             _not_looked_up, _not_a_coupon_id, _against_the_invoice)
+
+
+def check_id(facts: Facts) -> Outcome:
+    seen = _seen(facts)
+    for case in _ID_CASES:
+        out = case(seen)
+        if out is not None:
+            return out
+    raise AssertionError("coupon.id: no case decided")  # _against_the_invoice decides whatever is left
+
+
 def check_unique(facts: Facts) -> Outcome:
     ref = found_referral(facts)
     pc = promoter_campaign(facts, ref)

@@ -9,11 +9,10 @@ both make the match uncertain, so they are warnings that name the customers.
 from __future__ import annotations
 
 from checks import money, states
+from checks.advice import import_events_hint
 from checks.facts import Facts, StripeCustomer
-from checks.guide.referral import import_events_hint
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
-from checks.registry import check
 from checks.trail import (
     Payment,
     customers_with_email,
@@ -41,12 +40,6 @@ def _payer_notes(facts: Facts) -> dict[str, str]:
     return notes
 
 
-@check(
-    "lead.email",
-    title="Customer email in Stripe",
-    order=40,
-    needs=("stripe.customers",),
-)
 def check_email(facts: Facts) -> Outcome:
     dash = Dashboard.of(facts)
     ref = found_referral(facts)
@@ -205,12 +198,6 @@ def check_email(facts: Facts) -> Outcome:
     )
 
 
-@check(
-    "lead.uid",
-    title="Referral uid vs Stripe customer",
-    order=50,
-    needs=("fp.referral", "stripe.customers"),
-)
 def check_uid(facts: Facts) -> Outcome:
     ref = found_referral(facts)
     if ref is None:

@@ -8,14 +8,11 @@ also tell a customer who exists only in the other mode.
 
 from __future__ import annotations
 
+from checks.advice import FP_INTEGRATION, FP_INTEGRATION_LC
 from checks.facts import Facts, Mode
-from checks.guide.account import FP_INTEGRATION, FP_INTEGRATION_PATH
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
-from checks.registry import check
 from checks.trail import other_mode_payments, payments
-
-FP_INTEGRATION_LC = f"in FirstPromoter open {FP_INTEGRATION_PATH}"
 
 
 def _other(mode: Mode) -> Mode:
@@ -33,12 +30,6 @@ def _object_modes(facts: Facts) -> dict[str, Mode]:
     return out
 
 
-@check(
-    "stripe.mode",
-    title="Live / test mode",
-    order=20,
-    needs=("stripe.customers",),
-)
 def check_mode(facts: Facts) -> Outcome:
     key_mode = facts.stripe.key_mode
     expected = facts.config.expected_stripe_mode

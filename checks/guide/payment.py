@@ -18,7 +18,6 @@ from checks.amounts import judged, payment_url
 from checks.facts import Facts
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
-from checks.registry import check
 from checks.trail import (
     TRACKING_DELAY,
     Payment,
@@ -36,7 +35,6 @@ from checks.trail import (
     trialing_subscriptions,
 )
 
-NEEDS = ("stripe.customers", "stripe.invoices", "stripe.charges")
 MONEY_FACTS = ("stripe.customers", "stripe.invoices", "stripe.charges", "stripe.checkout_sessions", "stripe.guest_charges")
 
 
@@ -165,7 +163,6 @@ def _story(facts: Facts, dash: Dashboard) -> tuple[list[str], list[Evidence], li
     return phrases, ev, advice, list(dict.fromkeys(unknown))
 
 
-@check("payment.exists", title="A real payment", order=60, needs=NEEDS)
 def check_exists(facts: Facts) -> Outcome:
     skip = _no_customer(facts)
     if skip:
@@ -254,7 +251,6 @@ def check_exists(facts: Facts) -> Outcome:
 # ---------------------------------------------------------------- payment.amount
 
 
-@check("payment.amount", title="Amount paid (over $0.50)", order=70, needs=NEEDS)
 def check_amount(facts: Facts) -> Outcome:
     skip = _no_customer(facts)
     if skip:
@@ -322,7 +318,6 @@ def _before_referral(facts: Facts, p: Payment, evidence: tuple[Evidence, ...]) -
     )
 
 
-@check("payment.timing", title="Time since payment (~2 min)", order=80, needs=NEEDS)
 def check_timing(facts: Facts) -> Outcome:
     skip = _no_customer(facts)
     if skip:

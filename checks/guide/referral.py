@@ -12,21 +12,13 @@ the signup probably never tracked, and that is said as a likelihood.
 from __future__ import annotations
 
 from checks import states
+from checks.advice import ADD_BY_HAND, import_events_hint
 from checks.campaigns import campaign_by_id
 from checks.facts import Facts, Referral
 from checks.model import Evidence, Outcome, Status
-from checks.registry import check
-from checks.trail import Signal, customers, only_customer_id, payments, signals
+from checks.trail import Signal, blocking_state, customers, only_customer_id, payments, signals
 
 LEAD_STATES = {"signup", "active"}
-
-
-def blocking_state(ref: Referral | None) -> states.State | None:
-    """The referral's state when FirstPromoter credits no sales in it (states.py), else None."""
-    if ref is None:
-        return None
-    row = states.judge("referral", "state", (ref.state or "").lower(), "fp.referral")
-    return row if row.effect is states.Effect.BLOCKS else None
 
 
 def referral_concerns(facts: Facts, ref: Referral) -> list[states.State]:
@@ -47,11 +39,6 @@ def referral_concerns(facts: Facts, ref: Referral) -> list[states.State]:
             out.append(row)
     return out
 
-
-def import_events_hint(customer_id: str | None) -> str:
-    """The guide's fix for a sale FirstPromoter missed.  A suggestion only: fpcheck never writes."""
-    cus = customer_id or "the Stripe customer id (cus_…)"
-    return f'set the referral\'s uid to {cus} in FirstPromoter and use "Import Stripe Events" on it to bring in the missed sales'
 
 
 def referral_evidence(ref: Referral) -> list[Evidence]:
@@ -95,12 +82,6 @@ def _by_whom(ref: Referral) -> str:
     return (" " + " ".join(parts)) if parts else ""
 
 
-@check(
-    "fp.referral",
-    title="FirstPromoter referral",
-    order=30,
-    needs=("fp.referral",),
-)
 def check_referral(facts: Facts) -> Outcome:
     lookup = facts.fp.referral.value
     assert lookup is not None  # the registry answers for a referral that was not looked up (needs)
@@ -188,10 +169,6 @@ def check_referral(facts: Facts) -> Outcome:
 # ---------------------------------------------------------------- no referral
 
 
-_ADD_BY_HAND = (
-    "To credit this sale now, add the referral by hand in FirstPromoter under the right promoter, then "
-)
-
 
 def _signal_text(s: Signal) -> str:
     what = {
@@ -249,7 +226,7 @@ def _no_referral(facts: Facts, asked: str, tried_by: tuple[str, ...]) -> Outcome
                 "the code, so the coupon never created a referral (see coupon.id)."
             ),
             evidence=tuple(evidence),
-            remediation="Fix the campaign's Coupon Code first (see coupon.id), then " + _ADD_BY_HAND.lower()
+            remediation="Fix the campaign's Coupon Code first (see coupon.id), then " + ADD_BY_HAND.lower()
             + import_events_hint(cus) + ".",
             cause="coupon.id",
         )
@@ -269,7 +246,7 @@ def _no_referral(facts: Facts, asked: str, tried_by: tuple[str, ...]) -> Outcome
             evidence=tuple(evidence),
             remediation=(
                 "In FirstPromoter open Settings → Integrations → Stripe and check the connected account and "
-                "mode against the payment's. " + _ADD_BY_HAND + import_events_hint(cus) + "."
+                "mode against the payment's. " + ADD_BY_HAND + import_events_hint(cus) + "."
             ),
         )
     email = facts.query.email
@@ -288,6 +265,6 @@ def _no_referral(facts: Facts, asked: str, tried_by: tuple[str, ...]) -> Outcome
             "Check how this visitor should have been tracked: the FirstPromoter tracking script on your "
             "site (the referral call must run after the main script, with the signup's email), the fp_tid "
             "reaching Stripe (Checkout Session metadata.fp_tid, or client_reference_id on Payment Links), "
-            "or, with coupon tracking, the promoter's coupon at checkout. " + _ADD_BY_HAND + import_events_hint(cus) + "."
+            "or, with coupon tracking, the promoter's coupon at checkout. " + ADD_BY_HAND + import_events_hint(cus) + "."
         ),
     )
