@@ -8,9 +8,11 @@ both make the match uncertain, so they are warnings that name the customers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from checks import money, states
 from checks.advice import import_events_hint
-from checks.facts import Facts, StripeCustomer
+from checks.facts import Facts, Referral, StripeCustomer
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status
 from checks.trail import (
@@ -40,162 +42,170 @@ def _payer_notes(facts: Facts) -> dict[str, str]:
     return notes
 
 
-def check_email(facts: Facts) -> Outcome:
-    dash = Dashboard.of(facts)
+@dataclass
+class _Lead:
+    """What lead.email compares, read once: the lead's email and the Stripe customers carrying it."""
+
+    facts: Facts
+    dash: Dashboard
+    ref: Referral | None
+    email: str | None
+    customers: tuple[StripeCustomer, ...]  # every customer read (by email, id, uid, fp_uid)
+    found: list[StripeCustomer]  # those carrying the email, ignoring case
+    payers: dict[str, str]  # customer id -> what it paid
+    evidence: list[Evidence]
+
+    def out(self, status: Status, summary: str, remediation: str | None = None) -> Outcome:
+        return Outcome(status=status, summary=summary, evidence=tuple(self.evidence), remediation=remediation)
+
+
+def _lead(facts: Facts) -> _Lead:
     ref = found_referral(facts)
     email = target_email(facts)
-    customers = tuple(facts.stripe.customers.value or ())
+    dash = Dashboard.of(facts)
     evidence: list[Evidence] = []
     if email:
         source = "FirstPromoter referral's email" if ref and ref.email else "Email asked about"
         evidence.append(Evidence(label=source, value=email))
     if facts.fp.referral.error:
         evidence.append(Evidence(label="Note", value="the FirstPromoter referral could not be read; compared with the email asked about"))
-    if ref is None and not facts.fp.referral.error:
-        why = "no FirstPromoter referral"
-        return Outcome(
-            status=Status.SKIP,
-            summary=f"No lead email to compare with: {why} (see fp.referral).",
-            evidence=tuple(_customer_ev(dash, c) for c in customers),
-        )
-    if not email:
-        return Outcome(
-            status=Status.SKIP,
-            summary=(
-                "No email to compare: no FirstPromoter referral was found and the query was not an email"
-                + (f"; Stripe customer {customers[0].id} has {customers[0].email or 'no email'}." if customers else ".")
-            ),
-            evidence=tuple(_customer_ev(dash, c) for c in customers),
-        )
-
-    found = customers_with_email(facts, email)
-    if not found:
-        other = facts.stripe.other_mode_customers
-        elsewhere = [
-            c for c in ((other.value or ()) if other.ok else ()) if c.email and c.email.casefold() == email.casefold()
-        ]
-        if elsewhere:
-            mode = "live" if elsewhere[0].livemode else "test"
-            in_mode = f"{facts.stripe.key_mode} mode " if facts.stripe.key_mode else ""
-            return Outcome(
-                status=Status.SKIP,
-                summary=(
-                    f"No {in_mode}Stripe customer carries {email}; it exists only in {mode} mode "
-                    f"({', '.join(c.id for c in elsewhere)}): see stripe.mode."
-                ),
-                evidence=tuple(evidence) + tuple(_customer_ev(dash, c) for c in elsewhere),
-            )
-        guests = guest_payments(facts)
-        if guests:
-            return _guest(facts, email, guests, evidence)
-        linked = [c for c in customers if ref and ref.uid and ref.uid in (c.id, c.fp_uid) and not c.deleted]
-        evidence += [_customer_ev(dash, c, f"(found by {c.match})") for c in customers]
-        if linked:
-            return Outcome(
-                status=Status.WARN,
-                summary=(
-                    f"No Stripe customer carries {email}, but {linked[0].id} ({linked[0].email or 'no email'}) is "
-                    "linked to the referral by uid, so FirstPromoter can still match it (see lead.uid)."
-                ),
-                evidence=tuple(evidence),
-                remediation=(
-                    f"To be safe, change the email of Stripe customer {linked[0].id} to {email}, or the referral's "
-                    "email in FirstPromoter to the one the customer paid with."
-                ),
-            )
-        seen = ""
-        if customers:
-            seen = " (the customers found by id or fp_uid have " + ", ".join(c.email or "no email" for c in customers) + ")"
-        return Outcome(
-            status=Status.FAIL,
-            summary=(
-                f"No Stripe customer carries {email}{seen}: the person probably paid under another email, so "
-                "FirstPromoter cannot match the payment to the lead."
-            ),
-            evidence=tuple(evidence),
-            remediation=(
-                "Find the Stripe customer this person paid as (search Stripe by name or card). Then either change "
-                f"that customer's email to {email} before further payments, or "
-                + import_events_hint(customers[0].id if len(customers) == 1 else None)
-                + " (or put the referral's uid in that customer's metadata as fp_uid)."
-            ),
-        )
-
+    found = customers_with_email(facts, email) if email else []
     payers = _payer_notes(facts)
-    variants = [c for c in found if c.email != email]
     for c in found:
-        notes = []
-        if c.id in payers:
-            notes.append(payers[c.id])
+        notes = [payers[c.id]] if c.id in payers else []
         if c.fp_uid:
             notes.append(f"fp_uid {c.fp_uid}")
         if c.email != email:
             notes.append("email differs in letter case")
         evidence.append(_customer_ev(dash, c, "; ".join(notes)))
+    return _Lead(facts, dash, ref, email, tuple(facts.stripe.customers.value or ()), found, payers, evidence)
 
-    linked = [c for c in uid_customers(facts, ref) if c.id in payers]
-    if (len(found) > 1 or variants) and linked and not lead_doubts(facts, linked[-1].id):
-        c = linked[-1]
-        how = "is the referral's uid" if c.id == (ref.uid if ref else None) else "carries the referral's uid as fp_uid"
-        return Outcome(
-            status=Status.PASS,
-            summary=(
-                f"The paying Stripe customer {c.id} {how}, so FirstPromoter matches its payments by uid, whatever "
-                f"the other customers with {email} or the email's letter case."
-            ),
-            evidence=tuple(evidence),
-        )
 
-    if len(found) > 1:
-        described = []
-        for c in found:
-            bits = [payers[c.id]] if c.id in payers else ["no payment"]
-            if c.fp_uid:
-                bits.append(f"carries fp_uid {c.fp_uid}")
-            if c.email != email:
-                bits.append(f"spelled {c.email}")
-            described.append(f"{c.id} ({', '.join(bits)})")
-        payer = next((c for c in found if c.id in payers), None)
-        fix_uid = (
-            f"put the referral's uid ({ref.uid}) in the metadata of {payer.id} as fp_uid"
-            if payer and ref and ref.uid and not ref.uid.startswith("cus_")
-            else None
+def _no_lead(x: _Lead) -> Outcome | None:
+    every = tuple(_customer_ev(x.dash, c) for c in x.customers)
+    if x.ref is None and not x.facts.fp.referral.error:
+        return Outcome(status=Status.SKIP, summary="No lead email to compare with: no FirstPromoter referral (see fp.referral).",
+                       evidence=every)
+    if not x.email:
+        first = f"; Stripe customer {x.customers[0].id} has {x.customers[0].email or 'no email'}." if x.customers else "."
+        return Outcome(status=Status.SKIP, evidence=every, summary=(
+            "No email to compare: no FirstPromoter referral was found and the query was not an email" + first))
+    return None
+
+
+def _only_in_the_other_mode(x: _Lead) -> Outcome | None:
+    other = x.facts.stripe.other_mode_customers
+    email = (x.email or "").casefold()
+    elsewhere = [c for c in ((other.value or ()) if other.ok else ()) if c.email and c.email.casefold() == email]
+    if x.found or not elsewhere:
+        return None
+    mode = "live" if elsewhere[0].livemode else "test"
+    in_mode = f"{x.facts.stripe.key_mode} mode " if x.facts.stripe.key_mode else ""
+    x.evidence += [_customer_ev(x.dash, c) for c in elsewhere]
+    return x.out(Status.SKIP, f"No {in_mode}Stripe customer carries {x.email}; it exists only in {mode} mode "
+                 f"({', '.join(c.id for c in elsewhere)}): see stripe.mode.")
+
+
+def _paid_as_a_guest(x: _Lead) -> Outcome | None:
+    guests = guest_payments(x.facts)
+    return _guest(x.facts, x.email or "", guests, x.evidence) if not x.found and guests else None
+
+
+def _nobody_carries_it(x: _Lead) -> Outcome | None:
+    if x.found:
+        return None
+    ref, email, customers = x.ref, x.email, x.customers
+    linked = [c for c in customers if ref and ref.uid and ref.uid in (c.id, c.fp_uid) and not c.deleted]
+    x.evidence += [_customer_ev(x.dash, c, f"(found by {c.match})") for c in customers]
+    if linked:
+        return x.out(
+            Status.WARN,
+            f"No Stripe customer carries {email}, but {linked[0].id} ({linked[0].email or 'no email'}) is "
+            "linked to the referral by uid, so FirstPromoter can still match it (see lead.uid).",
+            f"To be safe, change the email of Stripe customer {linked[0].id} to {email}, or the referral's "
+            "email in FirstPromoter to the one the customer paid with.",
         )
-        steps = [
-            f"make sure FirstPromoter links the customer who pays{f' ({payer.id})' if payer else ''}: "
-            + (fix_uid + ", or " if fix_uid else "")
-            + import_events_hint(payer.id if payer else None),
-            "then archive or clean up the duplicate customers so later payments are unambiguous",
-        ]
-        return Outcome(
-            status=Status.WARN,
-            summary=(
-                f"{len(found)} Stripe customers carry {email}: {'; '.join(described)}. FirstPromoter may match "
-                "the payment to the wrong one."
-            ),
-            evidence=tuple(evidence),
-            remediation=steps[0][0].upper() + steps[0][1:] + "; " + steps[1] + ".",
-        )
-    if variants:
-        c = variants[0]
-        return Outcome(
-            status=Status.WARN,
-            summary=(
-                f"Stripe customer {c.id} has {c.email}, the FirstPromoter referral has {email}: they differ only "
-                "in letter case, and Stripe's email matching is case-sensitive, so the lead may not be matched."
-            ),
-            evidence=tuple(evidence),
-            remediation=(
-                f"Make the two spellings identical: change the Stripe customer's email to {email} (or the "
-                f"referral's email to {c.email}). For payments already made, " + import_events_hint(c.id) + "."
-            ),
-        )
-    c = found[0]
-    return Outcome(
-        status=Status.PASS,
-        summary=f"Stripe customer {c.id} carries {email}, the same email as the FirstPromoter lead.",
-        evidence=tuple(evidence),
+    seen = (" (the customers found by id or fp_uid have " + ", ".join(c.email or "no email" for c in customers) + ")"
+            if customers else "")
+    return x.out(
+        Status.FAIL,
+        f"No Stripe customer carries {email}{seen}: the person probably paid under another email, so "
+        "FirstPromoter cannot match the payment to the lead.",
+        "Find the Stripe customer this person paid as (search Stripe by name or card). Then either change "
+        f"that customer's email to {email} before further payments, or "
+        + import_events_hint(customers[0].id if len(customers) == 1 else None)
+        + " (or put the referral's uid in that customer's metadata as fp_uid).",
     )
+
+
+def _the_uid_settles_it(x: _Lead) -> Outcome | None:
+    """Several customers or another letter case do not matter when the paying one is linked by uid."""
+    linked = [c for c in uid_customers(x.facts, x.ref) if c.id in x.payers]
+    doubtful = len(x.found) > 1 or any(c.email != x.email for c in x.found)
+    if not (doubtful and linked) or lead_doubts(x.facts, linked[-1].id):
+        return None
+    c = linked[-1]
+    how = "is the referral's uid" if c.id == (x.ref.uid if x.ref else None) else "carries the referral's uid as fp_uid"
+    return x.out(Status.PASS, f"The paying Stripe customer {c.id} {how}, so FirstPromoter matches its payments by uid, "
+                 f"whatever the other customers with {x.email} or the email's letter case.")
+
+
+def _several_customers(x: _Lead) -> Outcome | None:
+    if len(x.found) < 2:
+        return None
+    described = []
+    for c in x.found:
+        bits = [x.payers[c.id]] if c.id in x.payers else ["no payment"]
+        if c.fp_uid:
+            bits.append(f"carries fp_uid {c.fp_uid}")
+        if c.email != x.email:
+            bits.append(f"spelled {c.email}")
+        described.append(f"{c.id} ({', '.join(bits)})")
+    payer = next((c for c in x.found if c.id in x.payers), None)
+    uid = x.ref.uid if x.ref else None
+    fix_uid = (f"put the referral's uid ({uid}) in the metadata of {payer.id} as fp_uid, or "
+               if payer and uid and not uid.startswith("cus_") else "")
+    who = f" ({payer.id})" if payer else ""
+    return x.out(
+        Status.WARN,
+        f"{len(x.found)} Stripe customers carry {x.email}: {'; '.join(described)}. FirstPromoter may match "
+        "the payment to the wrong one.",
+        f"Make sure FirstPromoter links the customer who pays{who}: {fix_uid}"
+        + import_events_hint(payer.id if payer else None)
+        + "; then archive or clean up the duplicate customers so later payments are unambiguous.",
+    )
+
+
+def _letter_case(x: _Lead) -> Outcome | None:
+    c = next((c for c in x.found if c.email != x.email), None)
+    if c is None:
+        return None
+    return x.out(
+        Status.WARN,
+        f"Stripe customer {c.id} has {c.email}, the FirstPromoter referral has {x.email}: they differ only "
+        "in letter case, and Stripe's email matching is case-sensitive, so the lead may not be matched.",
+        f"Make the two spellings identical: change the Stripe customer's email to {x.email} (or the "
+        f"referral's email to {c.email}). For payments already made, " + import_events_hint(c.id) + ".",
+    )
+
+
+def _same_email(x: _Lead) -> Outcome | None:
+    c = x.found[0]
+    return x.out(Status.PASS, f"Stripe customer {c.id} carries {x.email}, the same email as the FirstPromoter lead.")
+
+
+# lead.email: the first case that decides, in this order
+_EMAIL_CASES = (_no_lead, _only_in_the_other_mode, _paid_as_a_guest, _nobody_carries_it, _the_uid_settles_it,
+                _several_customers, _letter_case, _same_email)
+
+
+def check_email(facts: Facts) -> Outcome:
+    lead = _lead(facts)
+    for case in _EMAIL_CASES:
+        out = case(lead)
+        if out is not None:
+            return out
+    raise AssertionError("lead.email: no case decided")  # _same_email decides whatever is left
 
 
 def check_uid(facts: Facts) -> Outcome:
