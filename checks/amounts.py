@@ -10,12 +10,10 @@ dollar amount is known, fpcheck says it cannot compare rather than pass it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from checks import money, states
 from checks.facts import Facts, StripeCoupon, StripeDiscount, StripeInvoice
 from checks.links import Dashboard
-from checks.model import Evidence, Status
+from checks.model import Evidence, Outcome, Status
 from checks.trail import Payment, fmt_time, payments
 
 
@@ -63,12 +61,9 @@ def discount_evidence(dash: Dashboard, inv: StripeInvoice) -> list[Evidence]:
     return ev
 
 
-@dataclass(frozen=True)
-class AmountVerdict:
-    status: Status
-    summary: str
-    remediation: str | None = None
-    evidence: tuple[Evidence, ...] = ()
+def _said(status: Status, summary: str, remediation: str | None = None, evidence: tuple[Evidence, ...] = ()) -> Outcome:
+    """An amount judged: what payment.amount reports (and fp.commission cites) for one payment."""
+    return Outcome(status=status, summary=summary, remediation=remediation, evidence=evidence)
 
 
 NO_FIX_ZERO = (
@@ -82,20 +77,20 @@ EXACT_MINIMUM = (
 )
 
 
-def _zero_invoice(inv: StripeInvoice, when: str, ev: tuple[Evidence, ...]) -> AmountVerdict | None:
+def _zero_invoice(inv: StripeInvoice, when: str, ev: tuple[Evidence, ...]) -> Outcome | None:
     cur = inv.currency
     if inv.total == 0 and inv.subtotal > 0:
         what = "; ".join(describe_discount(d) for d in inv.discounts) or (
             f"a discount or credit of {money.fmt(inv.total_discount_amount or inv.subtotal, cur)}"
         )
-        return AmountVerdict(
+        return _said(
             Status.FAIL,
             f"Invoice {inv.id} was paid at {money.fmt(0, cur)} {when}: {what} took the whole "
             f"{money.fmt(inv.subtotal, cur)}. FirstPromoter ignores $0 payments (100% coupons do not track).",
             NO_FIX_ZERO, ev,
         )
     if inv.total == 0:
-        return AmountVerdict(
+        return _said(
             Status.FAIL,
             f"Invoice {inv.id} is empty ({money.fmt(0, cur)}, nothing billed) {when}: empty invoices do not track.",
             NO_FIX_ZERO, ev,
@@ -111,7 +106,7 @@ def _zero_invoice(inv: StripeInvoice, when: str, ev: tuple[Evidence, ...]) -> Am
             why = "the customer's credit balance covered it, so nothing was charged"
         else:
             why = "Stripe marked it paid without charging anything (outside Stripe or from the balance)"
-        return AmountVerdict(
+        return _said(
             Status.FAIL,
             f"Invoice {inv.id} for {money.fmt(inv.total, cur)} was paid {when} with {money.fmt(0, cur)} "
             f"collected: {why}. FirstPromoter skips invoices with amount_paid 0.",
@@ -130,7 +125,7 @@ def _in_usd(p: Payment) -> tuple[int | None, str]:
     return None, ""
 
 
-def _off_stripe(inv: StripeInvoice, when: str) -> AmountVerdict | None:
+def _off_stripe(inv: StripeInvoice, when: str) -> Outcome | None:
     """An invoice marked paid outside Stripe: FirstPromoter gets no Stripe payment for that part."""
     if not inv.off_stripe:
         return None
@@ -144,7 +139,7 @@ def _off_stripe(inv: StripeInvoice, when: str) -> AmountVerdict | None:
     through = inv.paid_through_stripe
     if through > 0:
         return None  # the part Stripe collected is judged as the payment (trail.Payment.paid)
-    return AmountVerdict(
+    return _said(
         Status.FAIL,
         f"Invoice {inv.id} for {money.fmt(inv.total, inv.currency)} was marked paid {when}, but {row.says} "
         f"({how}): no money moved through Stripe, so FirstPromoter received no payment to credit.",
@@ -152,7 +147,7 @@ def _off_stripe(inv: StripeInvoice, when: str) -> AmountVerdict | None:
     )
 
 
-def judge_amount(p: Payment, dash: Dashboard) -> AmountVerdict:
+def judge_amount(p: Payment, dash: Dashboard) -> Outcome:
     cur = p.currency
     when = f"on {fmt_time(p.when)}"
     if p.invoice is not None:
@@ -164,12 +159,12 @@ def judge_amount(p: Payment, dash: Dashboard) -> AmountVerdict:
             return zero
     cap = f"{p.opening} paid {money.fmt(p.paid, cur)} {when}"
     if p.paid == 0:
-        return AmountVerdict(
+        return _said(
             Status.FAIL, f"{p.opening} collected {money.fmt(0, cur)} {when}: FirstPromoter ignores $0 payments.", NO_FIX_ZERO
         )
     stripe_min = money.minimum_charge(cur)
     if cur.lower() != "usd" and stripe_min is not None and p.paid < stripe_min:
-        return AmountVerdict(
+        return _said(
             Status.FAIL,
             f"{cap}: below Stripe's minimum charge for {cur.upper()} ({money.fmt(stripe_min, cur)}), so "
             "FirstPromoter does not track it.",
@@ -187,7 +182,7 @@ def judge_amount(p: Payment, dash: Dashboard) -> AmountVerdict:
             why = f"its settlement amount could not be read ({p.settlement_unread})"
         else:
             why = "Stripe has not settled it yet (no balance transaction), so there is no dollar amount"
-        return AmountVerdict(
+        return _said(
             Status.WARN,
             f"{cap}, in {cur.upper()}: fpcheck cannot compare that with FirstPromoter's $0.50 minimum: {why}.",
             "Convert the amount to USD yourself: FirstPromoter tracks payments above $0.50. With a restricted "
@@ -195,11 +190,11 @@ def judge_amount(p: Payment, dash: Dashboard) -> AmountVerdict:
         )
     minimum = money.FP_MINIMUM_USD
     if usd < minimum:
-        return AmountVerdict(
+        return _said(
             Status.FAIL, f"{cap}: below FirstPromoter's $0.50 minimum, so FirstPromoter does not track it.", NO_FIX_ZERO
         )
     if usd == minimum:
-        return AmountVerdict(
+        return _said(
             Status.WARN,
             f"{cap}: exactly $0.50. {EXACT_MINIMUM}.",
             "Nothing to fix in the integration; a payment above $0.50 converts the lead. To reward this sale "
@@ -207,27 +202,27 @@ def judge_amount(p: Payment, dash: Dashboard) -> AmountVerdict:
         )
     if p.disputed:
         row = states.judge("charge", "disputed", True, "payment.amount")
-        return AmountVerdict(
+        return _said(
             Status.WARN,
             f"{cap}, but it was {row.says}: FirstPromoter records a dispute as a refund, a negative commission, "
             "so the promoter nets nothing for it while the dispute stands.",
             row.fix,
         )
     if p.refunded and p.net * usd <= minimum * p.paid:
-        return AmountVerdict(
+        return _said(
             Status.WARN,
             f"{cap}, but {money.fmt(p.refunded, cur)} was refunded: FirstPromoter records the refund as a "
             "negative commission, so the promoter nets nothing for it.",
             "Nothing to fix: refunds reverse commissions by design.",
         )
     refund_note = f" ({money.fmt(p.refunded, cur)} refunded since, net {money.fmt(p.net, cur)})" if p.refunded else ""
-    return AmountVerdict(Status.PASS, f"{cap}{refund_note}: above FirstPromoter's $0.50 minimum.")
+    return _said(Status.PASS, f"{cap}{refund_note}: above FirstPromoter's $0.50 minimum.")
 
 
 _RANK = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2}
 
 
-def judged(facts: Facts) -> tuple[Payment, AmountVerdict, list[Payment]] | None:
+def judged(facts: Facts) -> tuple[Payment, Outcome, list[Payment]] | None:
     """The payment that decides: the latest one that counts (pass), else the latest that might
     (warn), else the latest one at all (fail).  None when there is no payment."""
     found = payments(facts)
@@ -239,7 +234,7 @@ def judged(facts: Facts) -> tuple[Payment, AmountVerdict, list[Payment]] | None:
     return best[0], best[1], found
 
 
-def counting_payments(facts: Facts) -> list[tuple[Payment, AmountVerdict]]:
+def counting_payments(facts: Facts) -> list[tuple[Payment, Outcome]]:
     """Payments FirstPromoter should (pass) or may (warn) turn into a sale, oldest first."""
     dash = Dashboard.of(facts)
     return [(p, v) for p in payments(facts) if (v := judge_amount(p, dash)).status is not Status.FAIL]
