@@ -33,7 +33,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="fpcheck", description="Why did a FirstPromoter referral earn no commission?")
+    p = _Parser(prog="fpcheck", description="Why did a FirstPromoter referral earn no commission?",
+                epilog="Try it with no accounts: `fpcheck demo`, or `fpcheck sandbox` and then any command.")
+    p.add_argument("--version", action="version", version=f"fpcheck {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     c = sub.add_parser("check", help="check one customer: EMAIL or cus_ID")
     # optional here so `check --only ID ... EMAIL` works: the query is then taken from the end of --only
@@ -52,10 +54,21 @@ def _parser() -> argparse.ArgumentParser:
     ix.add_argument("action", nargs="?", choices=("status", "refresh"), default="status")
     ix.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_parser("serve", help="run the Slack bot (Socket Mode or HTTP)", add_help=False)
+    from bot.sandbox_cli import add_parser as add_sandbox
     from bot.sweep_cli import add_parser as add_sweep
 
     add_sweep(sub)
+    add_sandbox(sub)
     return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fpcheck")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
 
 
 def exit_code(report: Report) -> int:
@@ -159,6 +172,20 @@ def cmd_index(args: argparse.Namespace) -> int:
     return run_index(args.action, as_json=args.json)
 
 
+def _demo_sweep(argv: list[str]) -> int:
+    from bot.sweep_cli import add_parser as add_sweep
+    from bot.sweep_demo import run_demo_sweep
+
+    p = _Parser(prog="fpcheck demo")
+    add_sweep(p.add_subparsers(dest="command", required=True, parser_class=_Parser))
+    args = p.parse_args(["sweep", *argv])
+    try:
+        return run_demo_sweep(args)
+    except _usage_errors() as exc:
+        print(f"fpcheck: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
@@ -176,10 +203,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     for handler in logging.getLogger().handlers:  # one line per log record on the terminal
         handler.setFormatter(logs.OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
     logs.configure(logging.getLogger().handlers, default=logging.WARNING)
+    if not argv:  # bare `fpcheck`: what it can do, not an error
+        _parser().print_help()
+        return EXIT_OK
+    if argv[:2] == ["demo", "sweep"]:  # `fpcheck demo sweep` takes the sweep's own options
+        return _demo_sweep(argv[2:])
     args = _parser().parse_args(argv)
+    from bot.sandbox_cli import cmd_sandbox
     from bot.sweep_cli import cmd_sweep
 
-    handlers = {"checks": cmd_checks, "demo": cmd_demo, "sweep": cmd_sweep, "index": cmd_index}
+    handlers = {"checks": cmd_checks, "demo": cmd_demo, "sweep": cmd_sweep, "index": cmd_index,
+                "sandbox": cmd_sandbox}
     try:
         if args.command == "check":
             return cmd_check(args, started)

@@ -44,9 +44,11 @@ def run_demo(
     names: Sequence[str], as_json: bool = False, list_only: bool = False, verbose: bool = False
 ) -> int:
     if list(names) == ["sweep"]:  # `fpcheck demo sweep`: a sweep over a seeded month
+        import argparse
+
         from bot.sweep_demo import run_demo_sweep
 
-        return run_demo_sweep(as_json=as_json)
+        return run_demo_sweep(argparse.Namespace(json=as_json, csv=False, since=None, start=None, end=None, limit=None))
     chosen = _pick(names)
     if list_only:
         for s in chosen:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import argparse
 from datetime import UTC, datetime
 
-from bot.sweep_cli import exit_code, progress_bar, render
+from bot.sweep_cli import exit_code, print_result, progress_bar
 from checks.settings import Settings, load_settings
 from checks.sweep.run import Sweeper
-from checks.sweep.window import parse_since
+from checks.sweep.window import parse_window
 from sandbox import scenarios as sc
 from sandbox.fp_server import FirstPromoterStandIn
 from sandbox.month_seed import LOST_CAUSES, seed_month
@@ -24,12 +24,18 @@ def month_settings(stripe: StripeStandIn, fp: FirstPromoterStandIn, **overrides:
     )
 
 
-def run_demo_sweep(as_json: bool = False) -> int:
+def run_demo_sweep(args: argparse.Namespace | None = None) -> int:
+    """The sweep over a seeded month; `args` are the sweep's own options (--since, --from/--to, --json,
+    --csv, --limit), 30 days by default."""
+    as_json = bool(args and args.json)
+    as_csv = bool(args and args.csv)
     stripe, fp = StripeStandIn(), FirstPromoterStandIn()
     truth = seed_month(stripe, fp, invoices=400, referrals=150, commissions=80, lost=12)
+    start, end = (args.start, args.end) if args else (None, None)
+    since = (args.since if args else None) or (None if start or end else "30d")  # the seeded month by default
+    window = parse_window(since, start, end, now=datetime.now(UTC))
     with stripe, fp:
-        window = parse_since("30d", datetime.now(UTC))
-        if not as_json:
+        if not (as_json or as_csv):
             print(f"fpcheck demo sweep: Stripe stand-in at {stripe.url}, FirstPromoter stand-in at {fp.url}")
             print(f"Seeded a month: {truth.invoices} paid invoices, {truth.referrals} referrals, "
                   f"{truth.commissions} commissions, and {len(truth.lost)} lost commissions:")
@@ -37,9 +43,6 @@ def run_demo_sweep(as_json: bool = False) -> int:
                 print(f"  {check:14} {story}")
             print()
         with progress_bar() as tick:
-            result = Sweeper(month_settings(stripe, fp)).run(window, progress=tick)
-    if as_json:
-        print(json.dumps(result.to_json_dict()))
-    else:
-        print(render(result, window, UTC))
+            result = Sweeper(month_settings(stripe, fp), limit=args.limit if args else None).run(window, progress=tick)
+    print_result(result, window, UTC, as_json=as_json, as_csv=as_csv)
     return exit_code(result)

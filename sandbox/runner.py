@@ -16,19 +16,25 @@ from sandbox.stripe_server import StripeStandIn
 class Sandbox:
     """`with Sandbox() as sb:` — both stand-ins on 127.0.0.1, seeded with every scenario."""
 
-    def __init__(self, latency: float = 0.0) -> None:
+    def __init__(self, latency: float = 0.0, *, month: bool = False) -> None:
         self.stripe = StripeStandIn()
         self.fp = FirstPromoterStandIn()
         self.latency = latency
+        self.month = month  # a month of payments with lost commissions (sandbox/month_seed.py), for sweeps
         self.seeded_at = 0.0
 
-    def start(self) -> Sandbox:
+    def start(self, *, stripe_port: int = 0, fp_port: int = 0) -> Sandbox:
         self.seeded_at = time.time()
-        seed_stripe(self.stripe, now=self.seeded_at)
-        seed_firstpromoter(self.fp, now=self.seeded_at)
-        self.stripe.start()
+        if self.month:
+            from sandbox.month_seed import seed_month
+
+            seed_month(self.stripe, self.fp, invoices=400, referrals=150, commissions=80, lost=12)
+        else:
+            seed_stripe(self.stripe, now=self.seeded_at)
+            seed_firstpromoter(self.fp, now=self.seeded_at)
+        self.stripe.start(stripe_port)
         try:
-            self.fp.start()
+            self.fp.start(fp_port)
         except Exception:
             self.stripe.stop()
             raise
