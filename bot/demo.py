@@ -7,6 +7,8 @@ summary) and how to see one in full; with names: those reports in full; `--json`
 from __future__ import annotations
 
 import json
+import re
+import textwrap
 from collections.abc import Sequence
 
 from rich.text import Text
@@ -14,7 +16,7 @@ from rich.text import Text
 from bot.terminal import MARKS, console, print_report, print_wrapped
 from bot.visible import visible
 from checks.engine import Engine
-from checks.model import Report
+from checks.model import Report, Status
 from checks.query import QueryError, parse_query
 from sandbox.runner import Sandbox
 from sandbox.scenarios import SCENARIOS, Scenario
@@ -30,12 +32,35 @@ def _pick(names: Sequence[str]) -> list[Scenario]:
     return [known[n] for n in names]
 
 
+def _fit(line: Text, width: int) -> Text:
+    line.truncate(width, overflow="ellipsis")
+    return line
+
+
+def what_differs(report: Report) -> str:
+    """The words of the check the verdict names (the cause, not the missing commission it explains),
+    without the lead-in every scenario of that check shares."""
+    v = report.verdict
+    if v.status is Status.PASS:
+        return v.summary
+    cause = report.result(v.check) if v.check else next((r for r in report.checks if r.status is v.status), None)
+    text = cause.summary if cause is not None else v.summary
+    for lead in ("No real payment yet for ", "No payment FirstPromoter would count for "):
+        if text.startswith(lead) and ": " in text:
+            return text.split(": ", 1)[1]
+    recorded = re.match(r"FirstPromoter recorded commission (#\d+).*?, but (.*)", text)
+    if recorded:
+        return f"commission {recorded.group(1)}: {recorded.group(2)}"
+    missing = re.match(r"FirstPromoter recorded no commission for .*? \(paid [^)]*\)[,;] (.*)", text)
+    return missing.group(1) if missing else text
+
+
 def summary_line(name: str, report: Report, *, name_width: int, width: int) -> Text:
-    """`✗ trial  payment.exists  No real payment yet for …`, cut to one line of `width` columns."""
+    """`✗ trial  payment.exists  $0.00 trial invoice …`, cut to one line of `width` columns."""
     mark, style = MARKS[report.verdict.status]
     check = visible(report.verdict.check or "-")
     line = Text(f"{mark} ", style=style) + Text(f"{name:{name_width}}  ", style="bold")
-    line += Text(f"{check:14}  ", style=style) + Text(visible(report.verdict.summary))
+    line += Text(f"{check:14}  ", style=style) + Text(visible(what_differs(report)))
     line.truncate(width, overflow="ellipsis")
     return line
 
@@ -50,11 +75,14 @@ def run_demo(
 
         return run_demo_sweep(argparse.Namespace(json=as_json, csv=False, since=None, start=None, end=None, limit=None))
     chosen = _pick(names)
-    if list_only:
-        for s in chosen:
-            print(f"{s.name:20} {s.email:32} {s.breaks or 'healthy':15} {s.story}")
-        return 0
     con = console()
+    if list_only:  # two lines each, to fit the width: what to type, then what differs
+        name_width = max(len(s.name) for s in chosen)
+        for s in chosen:
+            con.print(_fit(Text(f"{s.name:{name_width}}  {s.breaks or 'healthy':14}  {s.email}"), con.width), soft_wrap=True)
+            for part in textwrap.wrap(s.story, max(20, con.width - name_width - 2)):
+                con.print(Text(" " * (name_width + 2) + part, style="dim"), soft_wrap=True)
+        return 0
     with Sandbox() as sb:
         reports = ((s, Engine(sb.scenario_settings(s)).check(parse_query(s.email))) for s in chosen)
         if as_json:

@@ -10,10 +10,12 @@ FirstPromoter, and none may reach the terminal as an escape sequence.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from rich.console import Console
+from rich.style import Style
 from rich.text import Text
 
 from bot.visible import visible
@@ -74,15 +76,33 @@ def _hanging(con: Console, first: Text, body: Text, width: int, indent: int) -> 
         yield (first if i == 0 else Text(" " * indent)) + line
 
 
-def _details(result: Result) -> Iterator[tuple[Text, Text]]:
-    """(lead, text) pairs: a bullet per piece of evidence, then the fix."""
+def _one_line(con: Console, first: Text, body: Text, width: int) -> Text:
+    """`first` and as much of `body` as fits, with an ellipsis: a check that passed takes one line."""
+    line = first + body
+    line.truncate(max(width, 10), overflow="ellipsis")
+    return line
+
+
+def _link(con: Console, url: str, indent: int, label: str = "open in Stripe") -> Text:
+    """A URL on a line of its own, never broken: on a terminal an OSC 8 hyperlink named `label`
+    (the URL itself when piped, so it can be copied whole)."""
+    shown = visible(url)
+    # only a plain web address becomes a link: one from upstream data with anything odd in it is shown, escaped
+    if con.is_terminal and shown == url and _WEB.fullmatch(url):
+        return Text(" " * indent) + Text(f"{label} ↗", style=Style(color="cyan", link=url))
+    return Text(" " * indent) + Text(shown, style="cyan")
+
+
+def _details(result: Result) -> Iterator[tuple[Text, Text, str | None]]:
+    """(lead, text, url) triples: a bullet per piece of evidence, then the fix."""
     for e in result.evidence:
-        line = Text(f"{visible(e.label)}: ", style="dim") + Text(visible(e.value))
-        if e.url:
-            line += Text("  ") + Text(visible(e.url), style="cyan")
-        yield Text("• "), line
+        yield Text("• "), Text(f"{visible(e.label)}: ", style="dim") + Text(visible(e.value)), e.url
     if result.remediation and result.status in (Status.FAIL, Status.WARN):
-        yield Text("Fix: ", style="bold"), Text(visible(result.remediation))
+        yield Text("Fix: ", style="bold"), Text(visible(result.remediation)), None
+
+
+ABOVE = "the most likely cause, above"
+_WEB = re.compile(r"https?://[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")
 
 
 def report_lines(report: Report, con: Console, *, width: int, verbose: bool = False) -> list[Text]:
@@ -95,18 +115,26 @@ def report_lines(report: Report, con: Console, *, width: int, verbose: bool = Fa
 
     id_width = max((len(visible(r.id)) for r in report.checks), default=0)
     indent = 2 + id_width + 2
+    said = report.verdict.summary if report.verdict.status is Status.FAIL else None
     for r in report.checks:
         mark, style = MARKS[r.status]
         first = Text(f"{mark} ", style=style) + Text(f"{visible(r.id):{id_width}}  ", style=style)
-        lines += _hanging(con, first, Text(visible(r.summary)), width, indent)
+        # the verdict already said it: the failing check points up instead of saying it twice
+        summary = Text(ABOVE, style="dim") if said is not None and r.summary == said else Text(visible(r.summary))
+        if r.status in (Status.PASS, Status.SKIP) and not verbose:
+            lines.append(_one_line(con, first, summary, width))
+            continue
+        lines += _hanging(con, first, summary, width, indent)
         if verbose or r.status in _DETAILED:
-            for lead, text in _details(r):
+            for lead, text, url in _details(r):
                 # continuation lines start under the text, not under the bullet
                 lines += _hanging(con, Text(" " * indent) + lead, text, width, indent + len(lead))
+                if url:
+                    lines.append(_link(con, url, indent + len(lead)))
     lines.append(Text())
     took = f" ({visible(report.query)}, {report.duration_ms / 1000:.1f} s)"
     lines += _wrapped(con, Text(count_line(report.checks) + took), width)
-    lines += _wrapped(con, Text("Guide: ", style="dim") + Text(visible(report.guide_url)), width)
+    lines.append(Text("Guide: ", style="dim") + _link(con, report.guide_url, 0, "Possible Stripe integration issues"))
     return lines
 
 

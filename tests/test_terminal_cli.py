@@ -19,7 +19,7 @@ from sandbox.fp_seed import PROMOTERS
 from sandbox.runner import Sandbox
 
 ROOT = os.path.dirname(os.path.dirname(__file__))
-SGR = re.compile(r"\x1b\[[0-9;]*m")
+SGR = re.compile(r"\x1b\[[0-9;]*m|\x1b\]8;[^\x1b]*\x1b\\")  # colours, and OSC 8 hyperlinks fpcheck makes
 # Clears the line, returns to its start and paints a fake green pass over the real result,
 # then reverses everything after it.
 HOSTILE = "Ana\x1b[2K\r\x1b[32m✓ payment.exists  paid\x1b[0m\x9b2J\u202eevil\u2066\x07"
@@ -27,7 +27,7 @@ HOSTILE = "Ana\x1b[2K\r\x1b[32m✓ payment.exists  paid\x1b[0m\x9b2J\u202eevil\u
 
 def colours(out: str) -> set[int]:
     """The colour parameters in `out`'s SGR codes (bold and dim are not colour: NO_COLOR keeps them)."""
-    params = {int(n) for m in SGR.findall(out) for n in m[2:-1].split(";") if n}
+    params = {int(n) for m in SGR.findall(out) if m.endswith("m") for n in m[2:-1].split(";") if n}
     return {n for n in params if 30 <= n <= 49 or 90 <= n <= 107}
 
 
@@ -60,10 +60,15 @@ def test_colour_only_on_request_and_never_under_no_color(env) -> None:
     assert "\x1b" not in piped.stdout
     assert {31, 32} <= colours(forced.stdout)  # red for the fail, green for the passes
     assert colours(refused.stdout) == set()
-    timeless = [re.sub(r", [0-9.]+ s\)", ")", SGR.sub("", p.stdout)) for p in (forced, refused, piped)]
+    def words(out: str) -> list[str]:  # links are named on a terminal and spelled out when piped
+        lines = re.sub(r", [0-9.]+ s\)", ")", SGR.sub("", out)).splitlines()
+        return [line for line in lines if not re.match(r"^\s*(Guide: )?(https://|open in Stripe|Possible Stripe)", line)]
+
+    timeless = [words(p.stdout) for p in (forced, refused, piped)]
     assert timeless[0] == timeless[1] == timeless[2]  # the same words, only the colour differs
+    assert "open in Stripe ↗" in SGR.sub("", forced.stdout) and "\x1b]8;" in forced.stdout  # OSC 8 links
     assert piped.stdout.startswith("✗ Most likely cause: A real payment: No real payment yet")
-    assert all(len(line) <= 100 for line in piped.stdout.splitlines())
+    assert all(len(line) <= 100 for line in piped.stdout.splitlines() if "https://" not in line)
 
 
 def test_json_is_unchanged_by_the_terminal_options(env) -> None:
@@ -93,7 +98,7 @@ def test_a_hostile_promoter_name_cannot_hide_a_fail(hostile_sandbox: Sandbox, co
     assert hidden == []
     escaped = r"Ana\x1b[2K \x1b[32m✓ payment.exists paid\x1b[0m\x9b2J\u202eevil\u2066\x07"
     assert f"Promoter: {escaped}" in " ".join(shown.split())  # visible, as escapes (wrapping aside)
-    assert re.search(r"^✗ payment\.exists  No real payment yet", shown, re.M)
+    assert re.search(r"^✗ payment\.exists  the most likely cause, above", shown, re.M)
     if colour:  # the colour codes are fpcheck's own, one reset per colour, none from the name
         assert "\x1b[2K" not in p.stdout and "\x9b" not in p.stdout and "\r" not in p.stdout
 
