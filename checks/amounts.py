@@ -13,6 +13,7 @@ from __future__ import annotations
 from checks import money, states
 from checks.facts import Facts, StripeCoupon, StripeDiscount, StripeInvoice
 from checks.links import Dashboard
+from checks.memo import derived
 from checks.model import Evidence, Outcome, Status
 from checks.trail import Payment, fmt_time, payments
 
@@ -223,18 +224,29 @@ _RANK = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2}
 
 
 def judged(facts: Facts) -> tuple[Payment, Outcome, list[Payment]] | None:
+    return derived(facts, "judged", lambda: _judged(facts))
+
+
+def _judged(facts: Facts) -> tuple[Payment, Outcome, list[Payment]] | None:
     """The payment that decides: the latest one that counts (pass), else the latest that might
     (warn), else the latest one at all (fail).  None when there is no payment."""
     found = payments(facts)
     if not found:
         return None
-    dash = Dashboard.of(facts)
-    verdicts = [(p, judge_amount(p, dash)) for p in found]
+    verdicts = _verdicts(facts)
     best = min(verdicts, key=lambda pv: (_RANK[pv[1].status], -pv[0].when.timestamp()))
     return best[0], best[1], found
 
 
 def counting_payments(facts: Facts) -> list[tuple[Payment, Outcome]]:
     """Payments FirstPromoter should (pass) or may (warn) turn into a sale, oldest first."""
-    dash = Dashboard.of(facts)
-    return [(p, v) for p in payments(facts) if (v := judge_amount(p, dash)).status is not Status.FAIL]
+    return derived(facts, "counting", lambda: [(p, v) for p, v in _verdicts(facts) if v.status is not Status.FAIL])
+
+
+def _verdicts(facts: Facts) -> list[tuple[Payment, Outcome]]:
+    """Every payment with its amount judged, once per snapshot."""
+    def judge() -> list[tuple[Payment, Outcome]]:
+        dash = Dashboard.of(facts)
+        return [(p, judge_amount(p, dash)) for p in payments(facts)]
+
+    return derived(facts, "verdicts", judge)

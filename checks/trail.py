@@ -28,6 +28,7 @@ from checks.facts import (
     StripeCustomer,
     StripeInvoice,
 )
+from checks.memo import derived
 
 T = TypeVar("T")
 
@@ -236,7 +237,11 @@ def session_paid(s: StripeCheckoutSession) -> bool:
 
 def payments(facts: Facts) -> list[Payment]:
     """Every payment of the person, oldest first: paid invoices (not $0 trial invoices), succeeded
-    one-time charges, and guest Checkout payments."""
+    one-time charges, and guest Checkout payments.  Derived once per snapshot, linear in what was read."""
+    return derived(facts, "payments", lambda: _payments(facts))
+
+
+def _payments(facts: Facts) -> list[Payment]:
     invoices = ok_items(facts.stripe.invoices)
     charges = ok_items(facts.stripe.charges) + ok_items(facts.stripe.guest_charges)
     sessions = ok_items(facts.stripe.checkout_sessions)
@@ -246,17 +251,26 @@ def payments(facts: Facts) -> list[Payment]:
         by_invoice.update(inv.charge_ids)
         by_invoice.update(inv.payment_intent_ids)
         by_invoice.add(inv.id)  # older API versions name the invoice on the charge instead
+    # charges and sessions by every id an invoice or a charge may name them by
+    charges_by: dict[str, list[StripeCharge]] = {}
+    for c in charges:
+        for key in {c.id, c.payment_intent, c.invoice} - {None}:
+            charges_by.setdefault(key, []).append(c)  # type: ignore[arg-type]
+    sessions_by: dict[str, StripeCheckoutSession] = {}
+    for cs in sessions:
+        for key in (cs.invoice, cs.payment_intent):
+            if key:
+                sessions_by.setdefault(key, cs)
 
     def session_for(*ids: str | None) -> StripeCheckoutSession | None:
-        wanted = {i for i in ids if i}
-        return next((s for s in sessions if wanted & {s.invoice, s.payment_intent} - {None}), None)
+        return next((sessions_by[i] for i in ids if i and i in sessions_by), None)
 
     out: list[Payment] = []
     for inv in invoices:
         if not invoice_counts(inv) or is_trial_invoice(inv, trialing):
             continue
-        linked = set(inv.charge_ids) | set(inv.payment_intent_ids)
-        paying = [c for c in charges if c.invoice == inv.id or linked & {c.id, c.payment_intent}]
+        linked = (*inv.charge_ids, *inv.payment_intent_ids)
+        paying = list({id(c): c for key in (inv.id, *linked) for c in charges_by.get(key, ())}.values())
         settled = next((c for c in paying if c.settlement is not None or c.settlement_unread), None)
         out.append(
             Payment(
@@ -267,7 +281,7 @@ def payments(facts: Facts) -> list[Payment]:
                 session=session_for(inv.id, *inv.payment_intent_ids),
                 settlement=settled.settlement if settled else None,
                 settlement_unread=settled.settlement_unread if settled else None,
-                linked=tuple(inv.charge_ids) + tuple(inv.payment_intent_ids),
+                linked=tuple(linked),
             )
         )
     seen_charges: set[str] = set()
@@ -354,19 +368,29 @@ def match_commissions(facts: Facts) -> dict[str, CommissionMatch]:
     """payment id -> the commission FirstPromoter recorded for it.
 
     First by every Stripe id the payment has (invoice, charge, PaymentIntent) against the commission's
-    event_id; then, for payments still unmatched, the referral's commissions with no matching event id,
-    created within a few days after the payment for the same sale amount, the closest first."""
+    event_id; then, for payments still unmatched, the referral's sale commissions with no matching
+    event id, created within a few days after the payment for the same sale amount, the closest first.
+    Derived once per snapshot."""
+    return derived(facts, "matches", lambda: _match_commissions(facts))
+
+
+def _match_commissions(facts: Facts) -> dict[str, CommissionMatch]:
     paid = payments(facts)
     commissions = ok_items(facts.fp.commissions)
+    by_event: dict[str, list[Commission]] = {}
+    position = {id(c): n for n, c in enumerate(commissions)}
+    for c in commissions:
+        if c.event_id:
+            by_event.setdefault(c.event_id, []).append(c)
     out: dict[str, CommissionMatch] = {}
     used: set[int] = set()
     for p in paid:
-        ids = p.ids
-        for c in commissions:
-            if c.id not in used and c.event_id and c.event_id in ids:
-                out[p.id] = CommissionMatch(c, f"its event_id {c.event_id} is this {p.kind}'s")
-                used.add(c.id)
-                break
+        # the commissions in FirstPromoter's order among those naming any of this payment's ids
+        named = sorted({c.id: c for i in p.ids for c in by_event.get(i, ())}.values(), key=lambda c: position[id(c)])
+        c = next((c for c in named if c.id not in used), None)
+        if c is not None:
+            out[p.id] = CommissionMatch(c, f"its event_id {c.event_id} is this {p.kind}'s")
+            used.add(c.id)
     all_ids = set().union(*(p.ids for p in paid)) if paid else set()
     spare = [
         c for c in _ref_commissions(facts, found_referral(facts))
@@ -374,7 +398,7 @@ def match_commissions(facts: Facts) -> dict[str, CommissionMatch]:
         and c.commission_type != "custom"  # a custom commission is tied to no sale (states.py)
     ]
     for p in reversed(paid):  # the latest payments first: they are what support asks about
-        if p.id in out:
+        if p.id in out or not spare:
             continue
         near = [
             c for c in spare
