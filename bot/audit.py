@@ -18,7 +18,8 @@ from checks.model import Report
 
 logger = logging.getLogger("fpcheck.audit")
 
-Via = Literal["command", "mention", "button"]
+# the entry point: /fpcheck, @fpcheck, Run again, the sweep's Check button
+Via = Literal["command", "mention", "button", "sweep_check"]
 # expired: the request waited in the queue past its deadline, so it was not checked
 # how a run ended for the asker (the audit line's "outcome"); checks.model.Outcome is what a check returns
 Ending = Literal["delivered", "fallback", "denied", "failed", "expired"]

@@ -1,8 +1,11 @@
-"""Run a check for a person, whatever face asked: parse → allow → run → audit, and a reference id
-the asker can quote when something fails.
+"""The whole request, whatever face asked: parse → allow-list → run (within the deadline) → deliver →
+audit line, with a reference id the asker can quote when something fails.
 
-A face (the terminal, Slack) turns what it received into text and an Asker, calls `admit` once,
-then `run` and one of `delivered` / `expired` / `failed`; it words every answer itself.
+A face is a listener and a renderer.  The listener reads what it received into an Asker and a
+Readout (the query, or why there is none); the renderer words every answer: a Gate for requests that
+are not run (usage, denial), a Renderer for those that are (the report, too late, failed).  `ask` is
+the whole request; Slack's slash command, which must answer before the run, calls `admit` in its ack
+and `serve` after.  The terminal has no allow-list or audit line: it calls `check`.
 """
 
 from __future__ import annotations
@@ -10,9 +13,9 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from bot import audit
 from checks import deadline
@@ -44,6 +47,33 @@ def parse(text: str | None) -> Query:
     return parse_query(text)
 
 
+class Readout(Protocol):
+    """What a face read in the asker's text (bot.slack.text.Parsed is one): one query, or the
+    one-line reason the text holds none (both None: nothing was asked, e.g. "help")."""
+
+    @property
+    def query(self) -> Query | None: ...
+
+    @property
+    def problem(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Read:
+    """A Readout of plain text (see `read`)."""
+
+    query: Query | None = None
+    problem: str | None = None
+
+
+def read(text: str | None) -> Read:
+    """Plain text read for `ask`, for a face with no markup of its own to take off."""
+    try:
+        return Read(parse_query(text))
+    except QueryError as exc:
+        return Read(problem=str(exc))
+
+
 @dataclass(frozen=True)
 class Asker:
     user: str | None = None
@@ -64,9 +94,54 @@ class Request:
 
 @dataclass(frozen=True)
 class Denied:
-    """The asker is not on the allow-list; `channel` says whether the channel (else the user) is why."""
+    """The asker is not on the allow-list; `channel` says whether the channel (else the user) is why,
+    and the lists say who may (for the answer)."""
 
     channel: bool
+    channels: frozenset[str] = frozenset()
+    users: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How the report reached the asker, for the audit line: where they asked ("delivered"), or
+    privately instead ("fallback", `detail` says why)."""
+
+    outcome: Literal["delivered", "fallback"] = "delivered"
+    detail: str | None = None
+
+
+DELIVERED = Delivery()
+
+
+class Gate(Protocol):
+    """How a face answers a request that is not run."""
+
+    def unreadable(self, problem: str | None) -> None:
+        """The text holds no one query (usage; `problem` says why, when there is a why)."""
+
+    def denied(self, denied: Denied) -> None: ...
+
+
+class Renderer(Protocol):
+    """How a face answers a request that was run, or could not be."""
+
+    def deliver(self, request: Request, report: Report) -> Delivery:
+        """Show the report; what it raises is the run's failure (audited, then `failed`)."""
+        ...
+
+    def too_late(self, request: Request, waited: float) -> None: ...
+
+    def failed(self, request: Request) -> None:
+        """Tell the asker something went wrong, quoting `request.ref` (it is in the log)."""
+
+    def reason(self, exc: Exception) -> str:
+        """The audit line's short account of what went wrong, in the face's own terms."""
+        ...
+
+
+class Face(Gate, Renderer, Protocol):
+    """Both: a face that answers only once its request has been read and run (`ask`)."""
 
 
 class TooLate(Exception):
@@ -92,20 +167,55 @@ class Service:
 
     def denial(self, asker: Asker) -> Denied | None:
         if self.allowed_channels and asker.channel not in self.allowed_channels:
-            return Denied(channel=True)
+            return Denied(True, self.allowed_channels, self.allowed_users)
         if self.allowed_users and asker.user not in self.allowed_users:
-            return Denied(channel=False)
+            return Denied(False, self.allowed_channels, self.allowed_users)
         return None
 
-    def admit(self, via: audit.Via, asker: Asker, query: Query, started: float) -> Request | Denied:
-        """The request to run, or why not (audited as denied)."""
+    # ------------------------------------------------------------------ the request, for every face
+    def ask(
+        self, via: audit.Via, asker: Asker, text: Readout, started: float, face: Face,
+        only: Iterable[str] | None = None,
+    ) -> Report | None:
+        """The whole request: `admit`, then `serve`.  The report the asker got, else None."""
+        request = self.admit(via, asker, text, started, face)
+        return None if request is None else self.serve(request, face, only)
+
+    def admit(self, via: audit.Via, asker: Asker, text: Readout, started: float, gate: Gate) -> Request | None:
+        """The request to run, or None once the gate has said why not: no query in the text (not
+        audited: nothing was asked), or not on the allow-list (audited as denied)."""
+        if text.query is None:
+            gate.unreadable(text.problem)
+            return None
         denied = self.denial(asker)
         if denied is not None:
-            self._record(via, new_ref(), asker, query.raw, "denied", None, time.monotonic(), "not on the allow-list")
-            return denied
-        return Request(via, asker, query, started)
+            self._record(via, new_ref(), asker, text.query.raw, "denied", None, time.monotonic(),
+                         "not on the allow-list")
+            gate.denied(denied)
+            return None
+        return Request(via, asker, text.query, started)
 
-    def run(self, request: Request, only: Iterable[str] | None = None) -> Report:
+    def serve(self, request: Request, renderer: Renderer, only: Iterable[str] | None = None) -> Report | None:
+        """Run the admitted request within its deadline and have the renderer deliver the report, or
+        say it came too late or failed; then its one audit line.  The report delivered, else None."""
+        report: Report | None = None
+        try:
+            report = self._run(request, only)
+            delivery = renderer.deliver(request, report)
+        except TooLate as exc:
+            self._expired(request, exc)
+            waited = exc.waited
+            self._tell(request, lambda: renderer.too_late(request, waited), "that it came too late")
+            return None
+        except Exception as exc:
+            self._failed(request, report, exc, renderer.reason(exc))
+            self._tell(request, lambda: renderer.failed(request), "either")
+            return None
+        self._record(request.via, request.ref, request.asker, request.query.raw, delivery.outcome, report,
+                     request.started, delivery.detail)
+        return report
+
+    def _run(self, request: Request, only: Iterable[str] | None = None) -> Report:
         """The engine's report, within the deadline counted from when the request arrived."""
         seconds = getattr(self.engine, "deadline", None)
         if not isinstance(seconds, int | float):
@@ -123,35 +233,30 @@ class Service:
         operator runs it and the command's own deadline bounds it."""
         return self.engine.check(query) if only is None else self.engine.check(query, only=only)
 
-    # ------------------------------------------------------------------ the audit line of a run
-    def delivered(
-        self, request: Request, outcome: audit.Ending, report: Report, detail: str | None = None
-    ) -> None:
-        self._record(request.via, request.ref, request.asker, request.query.raw, outcome, report,
-                     request.started, detail)
-
-    def expired(self, request: Request, exc: TooLate) -> None:
+    # ------------------------------------------------------------------ when it did not go well
+    def _expired(self, request: Request, exc: TooLate) -> None:
         log.warning("fpcheck %s ref %s not checked: it waited %.1f s for a worker", request.via, request.ref,
                     exc.waited)
         self._record(request.via, request.ref, request.asker, request.query.raw, "expired", None, request.started,
                      f"waited {exc.waited:.1f} s in the queue")
 
-    def failed(
-        self,
-        via: audit.Via,
-        ref: str,
-        asker: Asker,
-        query: str,
-        report: Report | None,
-        started: float,
-        exc: Exception,
-        reason: str | None = None,
-    ) -> None:
-        """Log the exception under the reference id and audit the run as failed; `reason` is the face's
-        short account of what went wrong (else the exception's type)."""
+    def _failed(self, request: Request, report: Report | None, exc: Exception, reason: str) -> None:
+        """Log the exception under the reference id and audit the run as failed (`report` is there
+        when only its delivery failed)."""
         reason = reason or type(exc).__name__
-        log.exception("fpcheck %s run failed, ref %s: %s (%s)", via, ref, reason, str(exc)[:300])
-        self._record(via, ref, asker, query, "failed", report, started, reason)
+        log.exception("fpcheck %s run failed, ref %s: %s (%s)", request.via, request.ref, reason, str(exc)[:300])
+        self._record(request.via, request.ref, request.asker, request.query.raw, "failed", report,
+                     request.started, reason)
+
+    @staticmethod
+    def _tell(request: Request, answer: Callable[[], None], what: str) -> None:
+        # the face could not answer (Slack unreachable, an expired response_url): the log is all there
+        # is, under the request's own reference id
+        try:
+            answer()
+        except Exception as exc:
+            log.error("fpcheck %s ref %s: could not tell %s %s (%s)", request.via, request.ref, request.asker.user,
+                      what, type(exc).__name__)
 
     @staticmethod
     def _record(
@@ -168,4 +273,7 @@ class Service:
                      outcome=outcome, report=report, started=started, detail=detail)
 
 
-__all__ = ["Asker", "Checker", "Denied", "QueryError", "Request", "Service", "TooLate", "new_ref", "parse"]
+__all__ = [
+    "DELIVERED", "Asker", "Checker", "Delivery", "Denied", "Face", "Gate", "QueryError", "Read", "Readout",
+    "Renderer", "Request", "Service", "TooLate", "new_ref", "parse", "read",
+]

@@ -3,57 +3,61 @@ mention's thread; usage, denials and failures are whispered to the asker there."
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
 
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.service import Asker, Denied, Service, TooLate
-from bot.slack.arrival import received
-from bot.slack.blocks import Rerun, denial_text, failure_text, fallback_text, report_blocks
-from bot.slack.reply import failure_reason, last_resort, too_late_text, whisper
+from bot.service import DELIVERED, Asker, Delivery, Denied, Request, Service
+from bot.slack.arrival import bound, just_ack, received
+from bot.slack.blocks import Rerun, failure_text, fallback_text, report_blocks
+from bot.slack.reply import denied_text, failure_reason, last_resort, too_late_text, whisper
 from bot.slack.text import parse_mention_text, usage_with
 from checks.model import Report
 
 
 def register(app: App, service: Service) -> None:
-    def just_ack(ack: Callable[..., Any]) -> None:
-        ack()
-
-    def run_mention(event: dict, client: WebClient, context: dict) -> None:
-        last_resort("mention", lambda: _run(service, event, client, context))
-
-    app.event("app_mention")(ack=just_ack, lazy=[run_mention])
+    app.event("app_mention")(ack=just_ack, lazy=[bound(run_mention, service)])
 
 
-def _run(service: Service, event: dict, client: WebClient, context: dict) -> None:
+def run_mention(service: Service, event: dict, client: WebClient, context: dict) -> None:
     asker = Asker(event.get("user"), event.get("channel"), context.get("team_id"))
     # reply in the thread the mention is in; a top-level mention starts a thread under itself
-    thread_ts = event.get("thread_ts") or event.get("ts")
-    parsed = parse_mention_text(event.get("text"))
-    if parsed.query is None:
-        whisper(client, asker, thread_ts, usage_with(parsed.problem))
-        return
-    request = service.admit("mention", asker, parsed.query, received(context))
-    if isinstance(request, Denied):
-        whisper(client, asker, thread_ts, denial_text(
-            service.allowed_channels, service.allowed_users, channel_denied=request.channel))
-        return
-    query = request.query
-    report: Report | None = None
-    try:
-        report = service.run(request)
-        client.chat_postMessage(
-            channel=asker.channel or "",
-            thread_ts=thread_ts,
+    face = InThread(client, asker, event.get("thread_ts") or event.get("ts"))
+    text = parse_mention_text(event.get("text"))
+    last_resort("mention", lambda: service.ask("mention", asker, text, received(context), face))
+
+
+@dataclass(frozen=True)
+class InThread:
+    """Answers in a thread: the report is posted there, everything else whispered to the asker.  The
+    sweep's Check button answers this way too, with no Run again button (`rerun`)."""
+
+    client: WebClient
+    asker: Asker
+    thread_ts: str | None
+    rerun: bool = True
+    reason = staticmethod(failure_reason)
+
+    def unreadable(self, problem: str | None) -> None:
+        whisper(self.client, self.asker, self.thread_ts, usage_with(problem))
+
+    def denied(self, denied: Denied) -> None:
+        whisper(self.client, self.asker, self.thread_ts, denied_text(denied))
+
+    def deliver(self, request: Request, report: Report) -> Delivery:
+        user = self.asker.user
+        self.client.chat_postMessage(
+            channel=self.asker.channel or "",
+            thread_ts=self.thread_ts,
             text=fallback_text(report),
-            blocks=report_blocks(report, asked_by=asker.user, rerun=Rerun(query.raw, None, asker.user)),
+            blocks=report_blocks(report, asked_by=user, rerun=Rerun(request.query.raw, None, user) if self.rerun
+                                 else None),
         )
-        service.delivered(request, "delivered", report)
-    except TooLate as exc:
-        service.expired(request, exc)
-        whisper(client, asker, thread_ts, too_late_text(query.raw, exc.waited))
-    except Exception as exc:
-        service.failed(request.via, request.ref, asker, query.raw, report, request.started, exc, failure_reason(exc))
-        whisper(client, asker, thread_ts, failure_text(request.ref, query.raw))
+        return DELIVERED
+
+    def too_late(self, request: Request, waited: float) -> None:
+        whisper(self.client, self.asker, self.thread_ts, too_late_text(request.query.raw, waited))
+
+    def failed(self, request: Request) -> None:
+        whisper(self.client, self.asker, self.thread_ts, failure_text(request.ref, request.query.raw))

@@ -11,8 +11,15 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.service import Asker, new_ref
-from bot.slack.blocks import NOT_IN_CHANNEL_NOTE, NOTE_BLOCK_ID, PRIVATE_NOTE, escape, refused_note
+from bot.service import Asker, Denied, new_ref
+from bot.slack.blocks import (
+    NOT_IN_CHANNEL_NOTE,
+    NOTE_BLOCK_ID,
+    PRIVATE_NOTE,
+    denial_text,
+    escape,
+    refused_note,
+)
 
 log = logging.getLogger("fpcheck.slack")
 
@@ -42,6 +49,10 @@ def whisper(client: WebClient, asker: Asker, thread_ts: str | None, text: str) -
         client.chat_postEphemeral(channel=asker.channel or "", user=asker.user or "", thread_ts=thread_ts, text=text)
     except (SlackApiError, OSError) as exc:
         log.warning("could not send an ephemeral message to %s: %s", asker.user, post_problem(exc))
+
+
+def denied_text(denied: Denied) -> str:
+    return denial_text(denied.channels, denied.users, channel_denied=denied.channel)
 
 
 def too_late_text(query: str, waited: float) -> str:
@@ -96,7 +107,7 @@ def note_of(message: dict) -> str | None:
     return PRIVATE_NOTE
 
 
-def last_resort(what: str, work: Callable[[], None]) -> None:
+def last_resort(what: str, work: Callable[[], object]) -> None:
     """Bolt only logs a lazy listener's exception as "Failed to run an internal function": make sure
     whatever escaped the listener's own handling is logged with a reference id."""
     try:

@@ -14,8 +14,11 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.service import Asker, Service, new_ref
-from bot.slack.blocks import denial_text, escape, fallback_text, report_blocks, user_ref
-from bot.slack.text import parse_query
+from bot.slack.arrival import bound, just_ack, received
+from bot.slack.blocks import denial_text, escape, user_ref
+from bot.slack.mention import InThread
+from bot.slack.reply import last_resort
+from bot.slack.text import parse_command_text
 from bot.sweep_cli import EXAMPLES, HINTS, summary_line, usd
 from checks.query import QueryError
 from checks.sweep.run import Sweeper, SweepResult
@@ -129,29 +132,18 @@ def register(app: App, service: Service) -> None:
             except Exception:
                 log.error("sweep ref %s: could not tell %s either", ref, user)
 
-    def just_ack(ack: Callable[..., Any]) -> None:
-        ack()
-
-    def run_check(body: dict, action: dict, client: WebClient) -> None:
-        channel = (body.get("channel") or {}).get("id") or ""
-        user = (body.get("user") or {}).get("id")
-        message = body.get("message") or {}
-        thread_ts = message.get("thread_ts") or message.get("ts")
-        if denial(user, channel):
-            return
-        try:
-            query = parse_query(action.get("value"))
-        except QueryError:
-            return
-        try:
-            report = engine.check(query)
-            client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=fallback_text(report),
-                                    blocks=report_blocks(report, asked_by=user))
-        except Exception:
-            log.exception("sweep Check button failed, ref %s", new_ref())
-
     app.command("/fpcheck", matchers=[is_sweep])(ack=ack_sweep, lazy=[run_sweep])
-    app.action(CHECK_ACTION_ID)(ack=just_ack, lazy=[run_check])
+    app.action(CHECK_ACTION_ID)(ack=just_ack, lazy=[bound(run_check, service)])
+
+
+def run_check(service: Service, body: dict, action: dict, client: WebClient, context: dict) -> None:
+    """The Check button beside a lost payment: that person's report, in the sweep's thread, through the
+    same request as /fpcheck (allow-list, deadline, audit line)."""
+    asker = Asker((body.get("user") or {}).get("id"), (body.get("channel") or {}).get("id"), context.get("team_id"))
+    message = body.get("message") or {}
+    face = InThread(client, asker, message.get("thread_ts") or message.get("ts"), rerun=False)
+    text = parse_command_text(action.get("value"))
+    last_resort("sweep check", lambda: service.ask("sweep_check", asker, text, received(context), face))
 
 
 def digest_poster(client: WebClient, channel: str, engine: Any) -> Callable[[Window], None]:
