@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 CHECK_ACTION_ID = "fpcheck_sweep_check"
 MAX_CAUSES = 10  # 1 + 4 blocks each stays under Slack's 50 blocks per message
-_SWEEP = re.compile(r"^\s*sweep\b(.*)$", re.IGNORECASE | re.DOTALL)
+# "sweep" alone or followed by a space: `/fpcheck sweep.jones@example.com` is a check of that person
+_SWEEP = re.compile(r"^\s*sweep(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL)
 USAGE = "Usage: `/fpcheck sweep 7d` (or 24h, 2w): the payments of that period whose commission looks lost."
 
 
@@ -38,7 +39,7 @@ def is_sweep(command: dict) -> bool:
 
 def parse_sweep(text: str | None) -> Window:
     m = _SWEEP.match(text or "")
-    arg = (m.group(1) if m else "").strip() or "7d"
+    arg = ((m.group(1) if m else "") or "").strip() or "7d"
     return parse_since(arg, datetime.now(UTC))
 
 

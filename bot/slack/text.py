@@ -19,7 +19,9 @@ USAGE = (
     "• `/fpcheck jane@example.com` or `/fpcheck cus_Q1a2B3c4D5e6F7`: checks why a FirstPromoter referral "
     "did not turn into a commission; the report is threaded under a short message in the channel.\n"
     "• In a thread, mention me instead (slash commands do not work in threads): `@fpcheck jane@example.com`.\n"
-    "• Under a report, *Run again* re-checks (useful after a “too early” warning)."
+    "• Under a report, *Run again* re-checks (useful after a “too early” warning).\n"
+    "• `/fpcheck sweep 7d` (or `24h`, `2w`): every payment of that period whose commission looks lost, "
+    "grouped by cause, with a *Check* button for each person."
 )
 _MENTION = re.compile(r"<@[UWB][A-Z0-9]+(?:\|[^>]*)?>")
 # Slack wraps emails in messages and mentions as <mailto:a@b.com|a@b.com>.

@@ -61,3 +61,12 @@ def test_bad_sweep_period_gets_usage_and_nothing_runs(sweep_bot: Harness) -> Non
     answer = sweep_bot.command("sweep forever")
     assert answer.status == 200 and "Usage: `/fpcheck sweep 7d`" in answer.json()["text"]
     assert [m for m in sweep_bot.slack.methods() if m == "chat.postMessage"] == []
+
+
+def test_help_lists_the_sweep_and_a_dotted_email_is_a_check_not_a_sweep(sweep_bot: Harness) -> None:
+    assert "`/fpcheck sweep 7d`" in sweep_bot.command("help").json()["text"]
+    answer = sweep_bot.command("sweep.jones@example.com")
+    assert answer.status == 200
+    said = answer.json()["text"]
+    assert "Sweeping" not in said and "Usage: `/fpcheck sweep" not in said
+    assert "sweep.jones@example.com" in said  # "Checking sweep.jones@example.com…"
