@@ -12,7 +12,7 @@ index is kept where every run finds it, and read off the report's path:
 - **Cold**: a run that finds no index starts a build and waits for it at most `wait` seconds; then
   it gets what was read by then (`complete=False`) and the coupon checks say how far it got.
 - **One builder**: a lock in the store, so one process reads while the others wait or use the old one.
-- **Pages in parallel**: FirstPromoter's lists have no totals, so `workers` pages are in flight at a
+- **Pages in parallel**: FirstPromoter's lists have no totals, so up to `workers` pages are in flight at a
   time and reading stops at the first short page (a few pages past the end are read for nothing),
   each call through the account's shared rate budget.  No page limit: a bound on time instead.
 - **Failures** are stored for `error_ttl` seconds, so a broken listing is not re-read by every run.
@@ -411,10 +411,10 @@ class CampaignIndexer:
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="fpcheck-index") as pool:
             try:
                 while True:
-                    while len(inflight) < self.workers and next_page <= min(last or MAX_PAGES, MAX_PAGES) and (
-                        next_page == 1 or 1 in build.pages or len(inflight) == 0
-                    ):
-                        # page 1 alone first: most accounts fit in one page, so no wasted reads
+                    # page 1 alone first (most accounts fit in one page), then twice as many in flight
+                    # with each page read, up to `workers`: a two-page account reads three pages, not seven
+                    width = min(self.workers, 1 << len(build.pages))
+                    while len(inflight) < width and next_page <= min(last or MAX_PAGES, MAX_PAGES):
                         inflight[pool.submit(reader.promoter_campaign_page, next_page)] = next_page
                         next_page += 1
                     if not inflight:
