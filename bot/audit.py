@@ -19,7 +19,7 @@ from checks.model import Report
 logger = logging.getLogger("fpcheck.audit")
 
 # the entry point: /fpcheck, @fpcheck, Run again, the sweep's Check button
-Via = Literal["command", "mention", "button", "sweep_check"]
+Via = Literal["command", "mention", "button", "sweep_check", "mcp"]
 # expired: the request waited in the queue past its deadline, so it was not checked
 # how a run ended for the asker (the audit line's "outcome"); checks.model.Outcome is what a check returns
 Ending = Literal["delivered", "fallback", "denied", "failed", "expired"]

@@ -1,4 +1,5 @@
-"""`fpcheck`: check a customer from the terminal, list the checks, run the sandbox demo, serve Slack.
+"""`fpcheck`: check a customer from the terminal, list the checks, run the sandbox demo, serve Slack
+or an AI assistant (MCP).
 
 Exit codes: 0 nothing failed, 1 a check failed (or could not run), 2 bad input or configuration.
 """
@@ -54,12 +55,21 @@ def _parser() -> argparse.ArgumentParser:
     ix.add_argument("action", nargs="?", choices=("status", "refresh"), default="status")
     ix.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_parser("serve", help="run the Slack bot (Socket Mode or HTTP)", add_help=False)
+    mcp = sub.add_parser("mcp", help="answer an AI assistant over the Model Context Protocol (stdio, or --http)")
+    mcp.add_argument("--http", action="store_true", help="serve streamable HTTP on 127.0.0.1 instead of stdio")
+    mcp.add_argument("--port", type=_port, default=8000, help="the --http port on 127.0.0.1 (default 8000)")
     from bot.sandbox_cli import add_parser as add_sandbox
     from bot.sweep_cli import add_parser as add_sweep
 
     add_sweep(sub)
     add_sandbox(sub)
     return p
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number: {text[:20]!r}")
+    return int(text)
 
 
 def _version() -> str:
@@ -172,6 +182,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     return run_index(args.action, as_json=args.json)
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from bot.mcp_server import serve  # the MCP SDK (starlette, uvicorn...) only for this command
+
+    return serve(http=args.http, port=args.port)
+
+
 def _demo_sweep(argv: list[str]) -> int:
     from bot.sweep_cli import add_parser as add_sweep
     from bot.sweep_demo import run_demo_sweep
@@ -213,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.sweep_cli import cmd_sweep
 
     handlers = {"checks": cmd_checks, "demo": cmd_demo, "sweep": cmd_sweep, "index": cmd_index,
-                "sandbox": cmd_sandbox}
+                "sandbox": cmd_sandbox, "mcp": cmd_mcp}
     try:
         if args.command == "check":
             return cmd_check(args, started)
