@@ -24,34 +24,24 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from croniter import croniter
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.redis_state import set_forward
 from checks.query import QueryError
 from checks.settings import ConfigError
 from checks.sweep.window import MAX_SPAN, Window, zone
 
+if TYPE_CHECKING:  # annotations only: serve passes them in
+    from bot.slack.settings import ServeSettings
+    from checks.engine import Engine
+
 log = logging.getLogger(__name__)
 
 LOCK_TTL = timedelta(minutes=30)  # longer than any sweep; a crashed winner's lock expires
 TICK_SECONDS = 30.0
 _KEY = "fpcheck:digest:"
-
-
-class DigestSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
-
-    fpcheck_sweep_channel: str | None = None
-    fpcheck_sweep_cron: str | None = None
-    fpcheck_tz: str | None = None
-    fpcheck_state_file: str = ".fpcheck-state.json"
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.fpcheck_sweep_channel and self.fpcheck_sweep_channel.strip())
 
 
 @dataclass(frozen=True)
@@ -198,22 +188,19 @@ class Digest:
             stop.wait(interval)
 
 
-def start(engine: Any, client: Any, redis_url: str | None) -> threading.Event | None:
-    """Start the digest thread of `fpcheck serve` when FPCHECK_SWEEP_CHANNEL is set; returns its stop event."""
+def start(engine: Engine, client: Any, settings: ServeSettings) -> threading.Event | None:
+    """Start the digest thread of `fpcheck serve` when FPCHECK_SWEEP_CHANNEL is set; returns its stop event.
+    Its state is kept with the process's Redis client when there is one, else in FPCHECK_STATE_FILE."""
     from bot.slack.sweep import digest_poster
 
-    ds = DigestSettings()
-    if not ds.enabled:
+    channel = settings.digest_channel
+    if channel is None:
         return None
-    schedule = Schedule.parse(ds.fpcheck_sweep_cron, ds.fpcheck_tz)
-    if redis_url:
-        from checks.cache import redis_client
-
-        state: DigestState = RedisDigestState(redis_client(redis_url))
-    else:
-        state = FileDigestState(ds.fpcheck_state_file)
-    digest = Digest(schedule, state, digest_poster(client, (ds.fpcheck_sweep_channel or "").strip(), engine))
+    schedule = Schedule.parse(settings.fpcheck_sweep_cron, settings.fpcheck_tz)
+    redis = engine.wiring.redis
+    state: DigestState = RedisDigestState(redis) if redis is not None else FileDigestState(settings.fpcheck_state_file)
+    digest = Digest(schedule, state, digest_poster(client, channel, engine))
     stop = threading.Event()
     threading.Thread(target=digest.run_forever, args=(stop,), name="fpcheck-digest", daemon=True).start()
-    log.info("digest: %s (%s) into %s", schedule.cron, ds.fpcheck_tz or "UTC", ds.fpcheck_sweep_channel)
+    log.info("digest: %s (%s) into %s", schedule.cron, settings.fpcheck_tz or "UTC", channel)
     return stop

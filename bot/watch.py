@@ -25,19 +25,19 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.audit import mask_email
 from bot.digest import FileDigestState
 from bot.redis_state import set_forward
 from checks import money
-from checks.settings import ConfigError
 from checks.sources import SourceError
 from checks.sweep.credit import Judged, judge
 from checks.sweep.events import Ref, WatchStripe, sale_of
+
+if TYPE_CHECKING:  # annotations only: serve passes them in
+    from bot.slack.settings import ServeSettings
+    from checks.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -48,26 +48,6 @@ DONE_TTL = 40 * 86_400  # longer than Stripe keeps events (30 days): a payment i
 MAX_ATTEMPTS = 6  # checks that could not read their upstreams, before giving up on a payment
 MAX_DUE_PER_TICK = 50  # payments checked per poll; the rest wait for the next one
 _KEY = "fpcheck:watch:"
-
-
-class WatchSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
-
-    fpcheck_watch_channel: str | None = None
-    fpcheck_watch_delay: float = Field(300.0, description="seconds after a payment before checking it")
-    fpcheck_watch_interval: float = Field(60.0, description="seconds between two polls of Stripe's events")
-    fpcheck_state_file: str = ".fpcheck-state.json"
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.fpcheck_watch_channel and self.fpcheck_watch_channel.strip())
-
-    def validate_watch(self) -> None:
-        if not 150 <= self.fpcheck_watch_delay <= 86_400:
-            raise ConfigError("FPCHECK_WATCH_DELAY: give seconds between 150 (FirstPromoter needs ~2 minutes) "
-                              "and 86400")
-        if not 5 <= self.fpcheck_watch_interval <= 3600:
-            raise ConfigError("FPCHECK_WATCH_INTERVAL: give seconds between 5 and 3600")
 
 
 @dataclass
@@ -238,13 +218,11 @@ class TickStats:
 class Watch:
     def __init__(self, engine: Any, state: WatchState, alert: Alert, *, delay: float = 300.0) -> None:
         self.engine, self.state, self.alert, self.delay = engine, state, alert, int(delay)
-        s = engine.settings
         from checks.sweep.lists import SweepFP
 
-        self.stripe = WatchStripe(s.stripe_api_key.get_secret_value(), s.stripe_api_base,
-                                  timeout=s.fpcheck_timeout, limiter=engine.stripe_limiter)
-        self.fp = SweepFP(s.firstpromoter_api_key.get_secret_value(), s.firstpromoter_account_id or "",
-                          s.firstpromoter_api_base, timeout=s.fpcheck_timeout, limiter=engine.fp_limiter)
+        # on the engine's rate budgets: the watch and the interactive checks share the upstream limits
+        self.stripe = engine.wiring.stripe(WatchStripe)
+        self.fp = engine.wiring.firstpromoter(SweepFP)
 
     def tick(self, now: float | None = None) -> TickStats:
         stats = TickStats()
@@ -364,35 +342,17 @@ def watch_poster(client: Any, channel: str, delay: float) -> Alert:
     return post
 
 
-def load_watch_settings() -> WatchSettings:
-    """The watch's settings, checked when the watch is on (ConfigError names the setting)."""
-    from pydantic import ValidationError
-
-    try:
-        ws = WatchSettings()
-    except ValidationError as exc:
-        names = sorted({str(e["loc"][0]).upper() for e in exc.errors() if e.get("loc")})
-        raise ConfigError(f"{', '.join(names) or 'FPCHECK_WATCH_*'}: give a number of seconds") from None
-    if ws.enabled:
-        ws.validate_watch()
-    return ws
-
-
-def start(engine: Any, client: Any, redis_url: str | None) -> threading.Event | None:
-    """Start the watch thread of `fpcheck serve` when FPCHECK_WATCH_CHANNEL is set; returns its stop event."""
-    ws = load_watch_settings()
-    if not ws.enabled:
+def start(engine: Engine, client: Any, settings: ServeSettings) -> threading.Event | None:
+    """Start the watch thread of `fpcheck serve` when FPCHECK_WATCH_CHANNEL is set (its settings
+    checked by `validate_watch` at start-up); returns its stop event.  Its state is kept with the
+    process's Redis client when there is one, else in FPCHECK_STATE_FILE."""
+    channel, delay, interval = settings.watch_channel, settings.fpcheck_watch_delay, settings.fpcheck_watch_interval
+    if channel is None or delay is None or interval is None:
         return None
-    if redis_url:
-        from checks.cache import redis_client
-
-        state: WatchState = RedisWatchState(redis_client(redis_url))
-    else:
-        state = FileWatchState(ws.fpcheck_state_file)
-    channel = (ws.fpcheck_watch_channel or "").strip()
-    watch = Watch(engine, state, watch_poster(client, channel, ws.fpcheck_watch_delay), delay=ws.fpcheck_watch_delay)
+    redis = engine.wiring.redis
+    state: WatchState = RedisWatchState(redis) if redis is not None else FileWatchState(settings.fpcheck_state_file)
+    watch = Watch(engine, state, watch_poster(client, channel, delay), delay=delay)
     stop = threading.Event()
-    threading.Thread(target=watch.run_forever, args=(stop, ws.fpcheck_watch_interval), name="fpcheck-watch",
-                     daemon=True).start()
-    log.info("watch: payments checked %g s after they are made, alerts in %s", ws.fpcheck_watch_delay, channel)
+    threading.Thread(target=watch.run_forever, args=(stop, interval), name="fpcheck-watch", daemon=True).start()
+    log.info("watch: payments checked %g s after they are made, alerts in %s", delay, channel)
     return stop

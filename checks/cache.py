@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter
 
 from checks import deadline
+from checks.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -133,21 +134,26 @@ def redis_client(url: str, timeout: float = 2.0) -> Any:
     return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
-def cache_from_settings(settings: Any) -> Cache:
-    """Redis when FPCHECK_REDIS_URL is set (replicas share one cache), else this process's memory.
+def shared_redis(url: str | None, *, required: bool = False, timeout: float | None = None) -> Any | None:
+    """The process's one Redis client for FPCHECK_REDIS_URL, answering a ping; None when unset.
 
-    A Redis that does not answer now is one warning line and this process's memory instead: the
-    check itself does not need Redis."""
-    url = getattr(settings, "fpcheck_redis_url", None)
+    `required` (`fpcheck serve`, whose replicas must share their state): a Redis that does not
+    answer is a ConfigError naming the setting.  Otherwise (a terminal run) it is one warning line
+    and None: the check itself does not need Redis."""
     if not url:
-        return MemoryCache()
-    # the ping may use a quarter of the time left to the run's deadline, at most 2 s
-    timeout = max(0.05, min(2.0, deadline.left() / 4))
+        return None
+    if timeout is None:
+        # the ping may use a quarter of the time left to the run's deadline, at most 2 s
+        timeout = max(0.05, min(2.0, deadline.left() / 4))
     try:
         client = redis_client(url, timeout)
         client.ping()
     except Exception as exc:  # ValueError (a URL redis-py refuses), ConnectionError, TimeoutError
-        log.warning("Redis (FPCHECK_REDIS_URL) is not answering (%s); carrying on without the shared cache",
-                    type(exc).__name__)
-        return MemoryCache()
-    return RedisCache(client)
+        if not required:
+            log.warning("Redis (FPCHECK_REDIS_URL) is not answering (%s); carrying on without the shared cache",
+                        type(exc).__name__)
+            return None
+        if isinstance(exc, ValueError):  # never echoed: the URL may hold a password
+            raise ConfigError("FPCHECK_REDIS_URL: must start with redis://, rediss:// or unix://") from None
+        raise ConfigError(f"cannot reach Redis at FPCHECK_REDIS_URL ({type(exc).__name__})") from None
+    return client

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from checks import deadline, registry
-from checks.cache import Cache, MemoryCache, RedisCache, cache_from_settings
-from checks.campaign_index import (
-    CampaignIndexer,
-    DiskStore,
-    MemoryStore,
-    RedisStore,
-    Store,
-    default_cache_dir,
-    scope_of,
-)
+from checks.cache import Cache
 from checks.campaigns import CampaignIndex
 from checks.facts import Facts, Query
 from checks.gather import Gatherer
 from checks.model import Report, verdict_for
-from checks.ratelimit import firstpromoter_limiter, stripe_limiter
 from checks.settings import Settings
 from checks.sources.firstpromoter import FirstPromoterReader
 from checks.sources.stripe import StripeReader
-
-log = logging.getLogger(__name__)
+from checks.wiring import Wiring
 
 # Threads one run may use for concurrent upstream reads.
 RUN_WORKERS = 12
@@ -35,32 +23,18 @@ RUN_WORKERS = 12
 
 class Engine:
     """Thread-safe and reusable: one per process.  Readers are made per run (so each report can
-    count its own upstream calls); account-level facts are shared through the cache."""
+    count its own upstream calls); account-level facts are shared through the cache.
 
-    def __init__(self, settings: Settings, cache: Cache | None = None) -> None:
+    `wiring`: the process's Redis client, cache, rate budgets and promoter-campaign index
+    (checks/wiring.py), when another engine of the process already built them (a sweep's engine
+    shares the bot's); by default the engine builds its own from `settings` (and `cache`)."""
+
+    def __init__(self, settings: Settings, cache: Cache | None = None, *, wiring: Wiring | None = None) -> None:
         settings.require_upstreams()
         self.settings = settings
-        self.cache = cache if cache is not None else cache_from_settings(settings)
-        # the cache's Redis client also holds the shared rate budgets and the index; none when
-        # Redis is not configured or did not answer (then this process's budgets, the disk index)
-        shared = self.cache.r if isinstance(self.cache, RedisCache) else None
-        s = settings
-        stripe_key = s.stripe_api_key.get_secret_value() if s.stripe_api_key else ""
-        other_key = s.stripe_other_mode_api_key.get_secret_value() if s.stripe_other_mode_api_key else ""
-        fp_key = s.firstpromoter_api_key.get_secret_value() if s.firstpromoter_api_key else ""
-        # shared by every run of this engine (and, with Redis, every process): a burst of checks
-        # stays inside the upstream limits
-        self.stripe_limiter = stripe_limiter(s.stripe_key_mode, shared, s.stripe_api_base, stripe_key)
-        self.other_limiter = stripe_limiter(
-            "live" if s.stripe_key_mode == "test" else "test", shared, s.stripe_api_base, other_key
-        )
-        self.fp_limiter = firstpromoter_limiter(shared, s.firstpromoter_api_base, s.firstpromoter_account_id or "")
-        self.campaigns = CampaignIndexer(
-            _index_store(settings, cache, shared),
-            s.fpcheck_cache_ttl,
-            self._fp_reader,
-            scope=scope_of(s.firstpromoter_api_base, s.firstpromoter_account_id or "", fp_key),
-        )
+        self.wiring = wiring if wiring is not None else Wiring(settings, cache)
+        self.cache = self.wiring.cache
+        self.campaigns = self.wiring.campaigns
 
     @property
     def deadline(self) -> float:
@@ -68,37 +42,9 @@ class Engine:
         return self.settings.fpcheck_deadline
 
     def _readers(self) -> tuple[StripeReader, FirstPromoterReader, StripeReader | None]:
-        s = self.settings
-        assert s.stripe_api_key is not None and s.firstpromoter_api_key is not None
-        stripe = StripeReader(
-            s.stripe_api_key.get_secret_value(),
-            s.stripe_api_base,
-            timeout=s.fpcheck_timeout,
-            limiter=self.stripe_limiter,
-        )
-        other = (
-            StripeReader(
-                s.stripe_other_mode_api_key.get_secret_value(),
-                s.stripe_api_base,
-                timeout=s.fpcheck_timeout,
-                key_name="STRIPE_OTHER_MODE_API_KEY",
-                limiter=self.other_limiter,
-            )
-            if s.stripe_other_mode_api_key is not None
-            else None
-        )
-        return stripe, self._fp_reader(), other
-
-    def _fp_reader(self) -> FirstPromoterReader:
-        s = self.settings
-        assert s.firstpromoter_api_key is not None
-        return FirstPromoterReader(
-            s.firstpromoter_api_key.get_secret_value(),
-            s.firstpromoter_account_id or "",
-            s.firstpromoter_api_base,
-            timeout=s.fpcheck_timeout,
-            limiter=self.fp_limiter,
-        )
+        w = self.wiring
+        other = w.stripe(StripeReader, other=True) if self.settings.stripe_other_mode_api_key is not None else None
+        return w.stripe(StripeReader), w.firstpromoter(FirstPromoterReader), other
 
     def index_wait(self) -> float:
         """How long a run waits for a cold promoter-campaign index: half the deadline, and time
@@ -156,19 +102,3 @@ class Engine:
             duration_ms=round((time.monotonic() - started) * 1000),
             calls=calls,
         )
-
-
-def _index_store(settings: Settings, cache: Cache | None, shared: object | None) -> Store:
-    """The index lives beside the cache: Redis when shared; an engine given its own in-memory
-    cache keeps it in memory too (a fresh engine starts cold); else the on-disk cache."""
-    if shared is not None:
-        return RedisStore(shared)
-    if isinstance(cache, MemoryCache):
-        return MemoryStore()
-    where = settings.fpcheck_cache_dir or default_cache_dir()
-    try:
-        return DiskStore(where)
-    except Exception as exc:  # e.g. a read-only home: runs still work, each with its own index
-        log.warning("cannot keep the promoter-campaign index in %s (%s); keeping it in memory",
-                    where, type(exc).__name__)
-        return MemoryStore()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from typing import Literal
 
 from pydantic import SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
@@ -49,7 +50,11 @@ class Settings(BaseSettings):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _blank_is_unset(cls, v: object) -> object:
+    def _blank_is_unset(cls, v: object, info: ValidationInfo) -> object:
+        # the engine's own fields: `fpcheck serve`'s settings add the bot's (bot/slack/settings.py),
+        # which keep their own rules for a blank value
+        if info.field_name not in Settings.model_fields:
+            return v
         return None if isinstance(v, str) and not v.strip() else v
 
     @field_validator(
@@ -141,10 +146,11 @@ class Settings(BaseSettings):
             raise ConfigError(f"missing setting(s): {', '.join(missing)} (see README, Configuration)")
 
 
-def config_error(exc: ValidationError) -> ConfigError:
-    """The first problem of a settings ValidationError as one line naming the setting.  The
-    offending value is never echoed: it may be a secret."""
-    first = exc.errors(include_input=False, include_url=False)[0]
+def config_error(exc: ValidationError, first_of: Container[str] = ()) -> ConfigError:
+    """The first problem of a settings ValidationError as one line naming the setting; a problem of a
+    field in `first_of` before any other.  The offending value is never echoed: it may be a secret."""
+    errors = exc.errors(include_input=False, include_url=False)
+    first = next((e for e in errors if e["loc"] and e["loc"][0] in first_of), errors[0])
     where = ".".join(str(p) for p in first.get("loc", ())).upper()
     msg = first.get("msg", "invalid").removeprefix("Value error, ")
     return ConfigError(f"{where}: {msg}" if where else msg)

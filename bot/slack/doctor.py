@@ -36,14 +36,9 @@ def check_slack(client: WebClient, slack: SlackSettings) -> tuple[Line, dict[str
 
 def check_stripe(settings: Settings, *, other: bool = False) -> Line:
     from checks.sources.stripe import StripeReader
+    from checks.wiring import stripe_reader
 
-    name = "STRIPE_OTHER_MODE_API_KEY" if other else "STRIPE_API_KEY"
-    secret = settings.stripe_other_mode_api_key if other else settings.stripe_api_key
-    assert secret is not None
-    reader = StripeReader(
-        secret.get_secret_value(), settings.stripe_api_base, timeout=settings.fpcheck_timeout, retries=0,
-        key_name=name,
-    )
+    reader = stripe_reader(settings, StripeReader, other=other, retries=0)
     label = "Stripe (other mode)" if other else "Stripe"
     try:
         with deadline.bound(deadline.Deadline(settings.fpcheck_deadline)):
@@ -58,14 +53,11 @@ def check_stripe(settings: Settings, *, other: bool = False) -> Line:
 
 def check_firstpromoter(settings: Settings) -> Line:
     from checks.sources.firstpromoter import FirstPromoterReader
+    from checks.wiring import firstpromoter_reader
 
-    assert settings.firstpromoter_api_key is not None
     try:
         with (
-            FirstPromoterReader(
-                settings.firstpromoter_api_key.get_secret_value(), settings.firstpromoter_account_id or "",
-                settings.firstpromoter_api_base, timeout=settings.fpcheck_timeout, retries=0,
-            ) as reader,
+            firstpromoter_reader(settings, FirstPromoterReader, retries=0) as reader,
             deadline.bound(deadline.Deadline(settings.fpcheck_deadline)),
         ):
             campaigns = reader.promoter_campaigns()
@@ -76,14 +68,12 @@ def check_firstpromoter(settings: Settings) -> Line:
 
 
 def check_redis(url: str, timeout: float) -> Line:
-    from checks.cache import redis_client
+    from checks.cache import shared_redis
 
     try:
-        redis_client(url, min(2.0, timeout)).ping()
-    except ValueError:  # redis-py refuses the URL (never echoed: it may hold a password)
-        return Line(False, "FPCHECK_REDIS_URL: must start with redis://, rediss:// or unix://")
-    except Exception as exc:  # redis.ConnectionError, TimeoutError, AuthenticationError
-        return Line(False, f"cannot reach Redis at FPCHECK_REDIS_URL ({type(exc).__name__})")
+        shared_redis(url, required=True, timeout=min(2.0, timeout))
+    except ConfigError as exc:  # never echoes the URL: it may hold a password
+        return Line(False, str(exc))
     return Line(True, "Redis ok: FPCHECK_REDIS_URL answers (shared event dedupe and cache)")
 
 

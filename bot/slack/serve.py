@@ -15,7 +15,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -23,12 +23,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import logs
-from bot.service import Checker
 from bot.slack.app import build_app, make_client
 from bot.slack.dedupe import MemorySeenStore, RedisSeenStore, SeenStore
 from bot.slack.preflight import preflight
-from bot.slack.settings import SlackSettings, load_slack_settings
-from checks.settings import ConfigError, load_settings
+from bot.slack.settings import ServeSettings, SlackSettings, load_serve_settings
+from checks.settings import ConfigError
+
+if TYPE_CHECKING:  # the engine is imported when serve starts, not when this module is
+    from checks.engine import Engine
 
 log = logging.getLogger("fpcheck.serve")
 
@@ -166,92 +168,100 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 class Prepared(NamedTuple):
     slack: SlackSettings
-    engine: Checker
+    engine: Engine
     client: WebClient
     seen: SeenStore
     identity: dict[str, Any]
+    settings: ServeSettings  # the one load of the process (`slack` is the same object, as the Slack part)
 
 
-def prepare() -> Prepared:
-    from checks.cache import redis_client
+def prepare(settings: ServeSettings | None = None) -> Prepared:
+    """Everything `serve` needs before it listens, each built once: the settings (loaded here
+    unless given), the process's Redis client and stores (checks/wiring.py), the engine, the
+    Slack client; then auth.test.  ConfigError names the first problem."""
     from checks.engine import Engine
+    from checks.wiring import Wiring
 
-    slack = load_slack_settings()
-    settings = load_settings()
-    logs.hide(slack.bot_token_or_none(), slack.app_token(), slack.signing_secret(), *settings.secret_values())
-    slack.require_transport()
-    seen: SeenStore = MemorySeenStore()
-    if settings.fpcheck_redis_url:
-        # replicas share the event dedupe as they share the engine's cache
-        try:
-            redis = redis_client(settings.fpcheck_redis_url)
-            redis.ping()
-        except ValueError:  # redis-py refuses the URL (never echoed: it may hold a password)
-            raise ConfigError("FPCHECK_REDIS_URL: must start with redis://, rediss:// or unix://") from None
-        except Exception as exc:  # redis.ConnectionError, TimeoutError
-            raise ConfigError(f"cannot reach Redis at FPCHECK_REDIS_URL ({type(exc).__name__})") from None
-        seen = RedisSeenStore(redis)
-    engine = Engine(settings)  # raises ConfigError naming missing Stripe/FirstPromoter settings
-    client = make_client(slack)
+    settings = settings if settings is not None else load_serve_settings()
+    logs.hide(settings.bot_token_or_none(), settings.app_token(), settings.signing_secret(),
+              *settings.secret_values())
+    settings.require_transport()
+    # the process's one Redis client (a ConfigError when it does not answer), then the missing
+    # Stripe/FirstPromoter settings; replicas share the event dedupe as they share the engine's cache
+    wiring = Wiring(settings, redis_required=True)
+    seen: SeenStore = RedisSeenStore(wiring.redis) if wiring.redis is not None else MemorySeenStore()
+    engine = Engine(settings, wiring=wiring)
+    client = make_client(settings)
     identity = preflight(client)
-    return Prepared(slack, engine, client, seen, identity)
+    return Prepared(settings, engine, client, seen, identity, settings)
 
 
-def check() -> int:
+def start_jobs(prepared: Prepared) -> list[threading.Event]:
+    """The scheduled digest and the payment watch, when their channels are set (their stop events).
+    They share the process's engine, Redis client and settings."""
+    from bot.digest import start as start_digest
+    from bot.watch import start as start_watch
+
+    prepared.settings.validate_watch()  # a bad FPCHECK_WATCH_* is named at start-up, as the others are
+    started = (start_digest(prepared.engine, prepared.client, prepared.settings),
+               start_watch(prepared.engine, prepared.client, prepared.settings))
+    return [stop for stop in started if stop is not None]
+
+
+def check(settings: ServeSettings | None = None) -> int:
     """`serve --check`: the settings, then one read to each dependency; one line per dependency,
     problems on stderr, exit 2 if any.  Libraries stay silent: the lines are the answer."""
     with logs.silenced(logs.CHATTY):
-        return _check()
+        return _check(settings if settings is not None else load_serve_settings())
 
 
-def _check() -> int:
+def _check(settings: ServeSettings) -> int:
     from bot.slack.doctor import check_all
 
-    slack = load_slack_settings()
-    settings = load_settings()
-    logs.hide(slack.bot_token_or_none(), slack.app_token(), slack.signing_secret(), *settings.secret_values())
-    slack.require_transport()
+    logs.hide(settings.bot_token_or_none(), settings.app_token(), settings.signing_secret(),
+              *settings.secret_values())
+    settings.require_transport()
     settings.require_upstreams()
-    from bot.watch import load_watch_settings
-
-    load_watch_settings()  # a bad FPCHECK_WATCH_* is named here too
-    lines, identity = check_all(slack, settings, make_client(slack))
+    settings.validate_watch()  # a bad FPCHECK_WATCH_* is named here too
+    lines, identity = check_all(settings, settings, make_client(settings))
     for line in lines:
         print(f"fpcheck serve: {line.text}", file=sys.stdout if line.ok else sys.stderr)
     if not all(line.ok for line in lines):
         return 2
     print(
         f"fpcheck serve: configuration ok; bot {identity.get('user')} in workspace {identity.get('team')}, "
-        f"{'Socket Mode' if slack.mode == 'socket' else 'HTTP'}"
+        f"{'Socket Mode' if settings.mode == 'socket' else 'HTTP'}"
     )
     return 0
+
+
+def listen(prepared: Prepared, args: argparse.Namespace) -> int:
+    """Answer Slack until stopped: Socket Mode, or HTTP under gunicorn."""
+    slack, engine, client, seen = prepared.slack, prepared.engine, prepared.client, prepared.seen
+    if slack.mode == "socket":
+        app = build_app(slack, engine, client, seen=seen)
+        return run_socket_mode(app, slack.app_token() or "")
+    port = slack.port if args.port is None else args.port
+    sock = bind(args.host, port)
+    host, real_port = sock.getsockname()[:2]
+    log.info("fpcheck: HTTP on http://%s:%d%s (health check %s)", host, real_port, EVENTS_PATH, HEALTH_PATH)
+    return run_http(sock, lambda: wsgi_app(build_app(slack, engine, client, seen=seen)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
     try:
+        settings = load_serve_settings()  # once: every part of the process reads this one object
         if args.check:
-            return check()
-        slack, engine, client, seen, identity = prepare()
-        from bot.watch import load_watch_settings
-
-        load_watch_settings()  # a bad FPCHECK_WATCH_* is named at start-up, as the others are
-        from bot.digest import start as start_digest
-        from bot.watch import start as start_watch
-
-        start_digest(engine, client, load_settings().fpcheck_redis_url)  # FPCHECK_SWEEP_CHANNEL set
-        start_watch(engine, client, load_settings().fpcheck_redis_url)  # FPCHECK_WATCH_CHANNEL set
-        if slack.mode == "socket":
-            app = build_app(slack, engine, client, seen=seen)
-            return run_socket_mode(app, slack.app_token() or "")
-        port = slack.port if args.port is None else args.port
-        sock = bind(args.host, port)
-        host, real_port = sock.getsockname()[:2]
-        log.info(
-            "fpcheck: HTTP on http://%s:%d%s (health check %s)", host, real_port, EVENTS_PATH, HEALTH_PATH
-        )
-        return run_http(sock, lambda: wsgi_app(build_app(slack, engine, client, seen=seen)))
+            return check(settings)
+        prepared = prepare(settings)
+        jobs = start_jobs(prepared)
+        try:
+            return listen(prepared, args)
+        finally:
+            for stop in jobs:  # the server stopped: so do the digest and the watch
+                stop.set()
     except ConfigError as exc:
         print(f"fpcheck serve: {exc}", file=sys.stderr)
         return 2

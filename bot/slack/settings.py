@@ -1,7 +1,10 @@
-"""The Slack face's configuration: tokens, transport and the optional allow-lists.
+"""What `fpcheck serve` reads: the engine's settings (checks/settings.py) and the bot's parts: the
+Slack face (tokens, transport, allow-lists), the scheduled digest and the payment watch.
 
-Read from the environment (and `.env`), like the engine's settings.  Token values are SecretStr so a
-repr or a validation error never shows them.
+`ServeSettings` is the one BaseSettings of a serve process, loaded once from the environment (and
+`.env`): its fields are the engine's and those of the parts, each declared once, in its part.  The
+parts are plain models, so a face can be built from explicit values (tests, benches).  Token values
+are SecretStr so a repr or a validation error never shows them.
 """
 
 from __future__ import annotations
@@ -9,18 +12,25 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SecretStr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
+from pydantic_settings import SettingsConfigDict
 
 from checks.setting_values import clean_secret
-from checks.settings import ConfigError, config_error
+from checks.settings import ConfigError, Settings, config_error
 
 DEFAULT_SLACK_API_BASE_URL = "https://slack.com/api/"
 _ID = re.compile(r"^[A-Z0-9]{2,32}$")  # Slack ids: C0123ABC, G..., D..., U..., W...
 
 
-class SlackSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+class SlackSettings(BaseModel):
+    model_config = ConfigDict(extra="ignore")
 
     slack_bot_token: SecretStr | None = None  # xoxb-: after "Install to Workspace"
     slack_signing_secret: SecretStr | None = None  # HTTP mode: Basic Information -> Signing Secret
@@ -33,7 +43,7 @@ class SlackSettings(BaseSettings):
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
     @classmethod
-    def _blank_is_unset(cls, v: object) -> object:
+    def _clean_token(cls, v: object) -> object:
         # blank is unset; surrounding whitespace stripped; control or non-ASCII characters refused
         return clean_secret(v)
 
@@ -129,9 +139,82 @@ class SlackSettings(BaseSettings):
             )
 
 
-def load_slack_settings(**overrides: object) -> SlackSettings:
-    """SlackSettings from the environment (and .env); a one-line ConfigError when malformed."""
+def load_slack_settings(**values: object) -> SlackSettings:
+    """The Slack part alone, from `values` (tests and benches build a face this way; `fpcheck serve`
+    reads the environment once, with `load_serve_settings`); a one-line ConfigError when malformed."""
     try:
-        return SlackSettings(**overrides)  # type: ignore[arg-type]
+        return SlackSettings(**values)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise config_error(exc) from None
+
+
+class StateFileSettings(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    # the digest's and the watch's state without Redis
+    fpcheck_state_file: str = ".fpcheck-state.json"
+
+
+class DigestSettings(StateFileSettings):
+    """The scheduled digest (bot/digest.py); its schedule is read in the engine's FPCHECK_TZ."""
+
+    fpcheck_sweep_channel: str | None = None
+    fpcheck_sweep_cron: str | None = None
+
+    @property
+    def digest_channel(self) -> str | None:
+        """The channel the digest posts in; None: no digest."""
+        return (self.fpcheck_sweep_channel or "").strip() or None
+
+
+class WatchSettings(StateFileSettings):
+    """The payment watch (bot/watch.py).  A delay or interval that is not a number is kept as None
+    and named by `validate_watch`, which `serve` calls after the Slack and engine settings and the
+    transport are checked, the order it has always named problems in."""
+
+    fpcheck_watch_channel: str | None = None
+    fpcheck_watch_delay: float | None = 300.0  # seconds after a payment before checking it
+    fpcheck_watch_interval: float | None = 60.0  # seconds between two polls of Stripe's events
+
+    @field_validator("fpcheck_watch_delay", "fpcheck_watch_interval", mode="wrap")
+    @classmethod
+    def _not_a_number_is_none(cls, v: object, handler: ValidatorFunctionWrapHandler) -> object:
+        try:
+            return handler(v)
+        except ValidationError:
+            return None
+
+    @property
+    def watch_channel(self) -> str | None:
+        """The channel the watch alerts in; None: no watch."""
+        return (self.fpcheck_watch_channel or "").strip() or None
+
+    def validate_watch(self) -> None:
+        """ConfigError naming a delay or interval that is not a number; with the watch on, one out of range."""
+        delay, interval = self.fpcheck_watch_delay, self.fpcheck_watch_interval
+        if delay is None or interval is None:
+            unread = [name for name, v in (("FPCHECK_WATCH_DELAY", delay), ("FPCHECK_WATCH_INTERVAL", interval))
+                      if v is None]
+            raise ConfigError(f"{', '.join(unread)}: give a number of seconds")
+        if self.watch_channel is None:
+            return
+        if not 150 <= delay <= 86_400:
+            raise ConfigError("FPCHECK_WATCH_DELAY: give seconds between 150 (FirstPromoter needs ~2 minutes) "
+                              "and 86400")
+        if not 5 <= interval <= 3600:
+            raise ConfigError("FPCHECK_WATCH_INTERVAL: give seconds between 5 and 3600")
+
+
+class ServeSettings(Settings, SlackSettings, DigestSettings, WatchSettings):
+    """Everything `fpcheck serve` reads, in one load: the engine, the Slack face, the digest, the watch."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+
+def load_serve_settings(**overrides: object) -> ServeSettings:
+    """The environment (and .env) read once for the whole serve process; a one-line ConfigError when
+    malformed, naming a Slack setting first (they have always been checked before the engine's)."""
+    try:
+        return ServeSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise config_error(exc, first_of=SlackSettings.model_fields) from None

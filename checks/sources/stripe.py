@@ -753,3 +753,11 @@ def _subscription(raw: dict[str, Any]) -> StripeSubscription:
         created=_ts(raw["created"]),
         trial_end=_ts(raw.get("trial_end")),
     )
+
+
+# The parsers under public names: the sweep (checks/sweep/) reads its listings into the same typed
+# facts as a run, through the same code.
+parse_customer = _customer
+parse_invoice = _invoice
+parse_charge = _charge
+parse_checkout_session = _checkout_session

@@ -1,13 +1,13 @@
 """Was this one payment credited?  The payment watch's question, answered with the sweep's join and
 the engine's per-person diagnosis.
 
-The sale's objects are read again as they are now (the sweep's expansions), turned into one
-`Payment` by the sweep's `build_payments`, and joined, exactly as the sweep joins a window,
-against what FirstPromoter knows of that person: their referral (by email, the customer id, the
-customer's `fp_uid`), the promoter campaigns' tracking coupons, and the commissions filed under
-the payment's Stripe ids.  Only a candidate (a referral's payment, or one with a tracking coupon
-or an `fp_tid`, that no commission names) gets the full diagnosis; a diagnosis that finds the
-commission after all clears it.
+The sale's objects are read again as they are now (the sweep's expansions, typed as the engine
+reads them), turned into one `Payment` by the sweep's `build_payments`, and joined, exactly as
+the sweep joins a window, against what FirstPromoter knows of that person: their referral (by
+email, the customer id, the customer's `fp_uid`), the promoter campaigns' tracking coupons, and
+the commissions filed under the payment's Stripe ids.  Only a candidate (a referral's payment, or
+one with a tracking coupon or an `fp_tid`, that no commission names) gets the full diagnosis; a
+diagnosis that finds the commission after all clears it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from checks.model import Report, Status
 from checks.sources.firstpromoter import FirstPromoterReader
 from checks.sweep.events import Ref, WatchStripe
 from checks.sweep.join import Payment, build_payments, join
+from checks.sweep.lists import Listing
 from checks.sweep.run import _query
 
 Fate = Literal["not_a_sale", "not_a_referral", "credited", "cleared", "lost"]
@@ -44,19 +45,19 @@ def _referral_row(fp: FirstPromoterReader, p: Payment) -> list[dict[str, Any]]:
 def judge(engine: Engine, stripe: WatchStripe, fp: FirstPromoterReader, refs: list[Ref],
           promoter_campaigns: list[dict[str, Any]]) -> Judged:
     """Raises SourceError when Stripe or FirstPromoter could not be read (the caller tries again)."""
-    got: dict[str, list[dict[str, Any]]] = {"invoice": [], "charge": [], "checkout_session": []}
+    got: dict[str, Listing[Any]] = {"invoice": Listing(), "charge": Listing(), "checkout_session": Listing()}
     for ref in dict.fromkeys(refs):
-        obj = stripe.fetch(ref)
-        if obj is not None:
-            got[ref[0]].append(obj)
-    if not got["invoice"]:
+        one = stripe.fetch(ref)
+        if one is not None:
+            got[ref[0]].extend(one)
+    invoices, charges, sessions = got["invoice"].items, got["charge"].items, got["checkout_session"].items
+    if not invoices:
         # a charge that paid an invoice is that invoice's sale: its own events bring it
-        got["charge"] = [c for c in got["charge"]
-                         if not (isinstance(c.get("payment_intent"), str)
-                                 and stripe.invoice_paid_by(c["payment_intent"]))]
-        if not got["charge"]:
-            got["checkout_session"] = [s for s in got["checkout_session"] if not s.get("invoice")]
-    payments = build_payments(got["invoice"], got["charge"], got["checkout_session"])
+        charges = [c for c in charges if not (c.payment_intent and stripe.invoice_paid_by(c.payment_intent))]
+        if not charges:
+            sessions = [s for s in sessions if not s.invoice]
+    customers = {**got["invoice"].customers, **got["charge"].customers}
+    payments = build_payments(invoices, charges, sessions, customers)
     if not payments:
         return Judged("not_a_sale")  # $0, refunded, or an invoice's charge
     p = payments[0]

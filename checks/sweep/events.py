@@ -9,17 +9,22 @@ several events Stripe sends for one payment give one check.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from checks.sources import SourceError
-from checks.sources.stripe import PAGE_SIZE, _plain
-from checks.sweep.lists import INVOICE_EXPAND, SweepStripe
+from checks.sources.stripe import PAGE_SIZE, _plain, parse_charge, parse_checkout_session, parse_invoice
+from checks.sweep.join import Sale
+from checks.sweep.lists import INVOICE_EXPAND, Listing, SweepStripe
 
 PAYMENT_EVENTS = ("invoice.payment_succeeded", "invoice.paid", "charge.succeeded", "checkout.session.completed")
 MAX_EVENT_PAGES = 50  # 5,000 events in one read; the watch reads at most an hour at a time
 
 RefKind = Literal["invoice", "charge", "checkout_session"]
 Ref = tuple[RefKind, str]
+PARSE: dict[RefKind, Callable[[dict[str, Any]], Sale]] = {
+    "invoice": parse_invoice, "charge": parse_charge, "checkout_session": parse_checkout_session,
+}
 
 
 class EventsTruncated(SourceError):
@@ -65,8 +70,8 @@ class WatchStripe(SweepStripe):
             after = data[-1]["id"]
         raise EventsTruncated(f"more than {MAX_EVENT_PAGES * PAGE_SIZE} payment events between {gte} and {lte}")
 
-    def fetch(self, ref: Ref) -> dict[str, Any] | None:
-        """The object as it is now, expanded as the sweep reads it; None when it is gone."""
+    def fetch(self, ref: Ref) -> Listing[Sale] | None:
+        """The object as it is now, expanded and typed as the sweep reads it; None when it is gone."""
         kind, oid = ref
         if kind == "invoice":
             expand = [e.removeprefix("data.") for e in INVOICE_EXPAND]
@@ -76,7 +81,11 @@ class WatchStripe(SweepStripe):
         else:
             fn = lambda: self._client.v1.checkout.sessions.retrieve(oid)  # noqa: E731
         got = self._maybe(f"reading {oid}", fn)
-        return _plain(got) if got is not None else None
+        if got is None:
+            return None
+        raw, one = _plain(got), Listing[Sale]()
+        self._parse(f"reading {oid}", lambda: one.add(raw, PARSE[kind]))
+        return one
 
     def invoice_paid_by(self, payment_intent: str) -> str | None:
         """The invoice a PaymentIntent paid, if any (then the invoice is the sale, not the charge)."""

@@ -1,5 +1,6 @@
 """The in-memory join: Stripe's payments of the window against FirstPromoter's referrals,
-tracking coupons and commissions.  Pure functions of the rows the listings returned.
+tracking coupons and commissions.  Pure functions of what the listings returned: Stripe's objects
+as the engine types them (checks/facts.py), FirstPromoter's rows.
 
 A payment is a *candidate* when its person is a referral (the referral's uid is the Stripe customer
 id or the customer's `metadata.fp_uid`, or the referral's email is the payer's email, ignoring
@@ -14,28 +15,106 @@ paid inside the window out of listings that reach back before it (lists.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
+
+from checks.facts import StripeCharge, StripeCheckoutSession, StripeCustomer, StripeInvoice
 
 Kind = Literal["invoice", "charge", "checkout_session"]
 MatchedBy = Literal["uid", "fp_uid", "email", "coupon", "fp_tid"]
+# A sale as the engine types it (checks/facts.py, parsed by checks/sources/stripe.py)
+Sale = StripeInvoice | StripeCharge | StripeCheckoutSession
 
 
 @dataclass
 class Payment:
-    id: str
-    kind: Kind
-    amount: int  # minor units actually paid
-    currency: str
-    paid_at: datetime
-    customer_id: str | None = None
-    email: str | None = None
-    fp_uid: str | None = None
-    fp_tid: str | None = None
-    coupons: set[str] = field(default_factory=set)  # coupon ids and promotion codes' codes, casefolded
-    event_ids: set[str] = field(default_factory=set)  # Stripe ids FirstPromoter may file the sale under
+    """One sale of the window: the paid invoice, the charge no invoice paid, or the completed
+    Checkout Session whose payment was not read.  What the join needs is derived from the typed
+    objects: the sale, the customer its listing expanded (email, metadata fp_uid / fp_tid), and the
+    Checkout Sessions that completed it (their tid and email fill in what the sale lacks)."""
+
+    sale: Sale
+    customer: StripeCustomer | None = None
+    sessions: list[StripeCheckoutSession] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.sale.id
+
+    @property
+    def kind(self) -> Kind:
+        if isinstance(self.sale, StripeInvoice):
+            return "invoice"
+        return "charge" if isinstance(self.sale, StripeCharge) else "checkout_session"
+
+    @property
+    def amount(self) -> int:
+        """Minor units actually paid."""
+        s = self.sale
+        if isinstance(s, StripeInvoice):
+            return s.amount_paid
+        if isinstance(s, StripeCharge):
+            return s.amount_captured - s.amount_refunded
+        return s.amount_total or 0
+
+    @property
+    def currency(self) -> str:
+        return self.sale.currency or "usd"
+
+    @property
+    def paid_at(self) -> datetime:
+        # A Checkout Session has no field telling when it was completed; its charge tells, and a
+        # read charge takes the session over (build_payments).  Without it, `created` is the best
+        # time known: at most 24 h (the session's `expires_at`) before the completion.
+        s = self.sale
+        return (s.paid_at or s.created) if isinstance(s, StripeInvoice) else s.created
+
+    @property
+    def customer_id(self) -> str | None:
+        return self.sale.customer or None
+
+    @property
+    def email(self) -> str | None:
+        s, on_customer = self.sale, self.customer.email if self.customer else None
+        if isinstance(s, StripeInvoice):
+            own = s.customer_email or on_customer
+        elif isinstance(s, StripeCharge):
+            own = on_customer or s.billing_email or s.receipt_email  # the customer's email wins
+        else:
+            own = s.customer_email
+        return own or next((cs.customer_email for cs in self.sessions if cs.customer_email), None)
+
+    @property
+    def fp_uid(self) -> str | None:
+        return (self.customer.fp_uid if self.customer else None) or None
+
+    @property
+    def fp_tid(self) -> str | None:
+        if isinstance(self.sale, StripeCheckoutSession):
+            own = session_tid(self.sale)
+        else:
+            own = (self.customer.fp_tid if self.customer else None) or None
+        return own or next((t for cs in self.sessions if (t := session_tid(cs))), None)
+
+    @property
+    def coupons(self) -> set[str]:
+        """Coupon ids and promotion codes' codes, casefolded."""
+        if not isinstance(self.sale, StripeInvoice):
+            return set()
+        out = {d.coupon.id.casefold() for d in self.sale.discounts if d.coupon is not None}
+        return out | {d.promotion_code.code.casefold() for d in self.sale.discounts if d.promotion_code is not None}
+
+    @property
+    def event_ids(self) -> set[str]:
+        """The Stripe ids FirstPromoter may file the sale under."""
+        s = self.sale
+        if isinstance(s, StripeInvoice):
+            return {s.id, *s.payment_intent_ids, *s.charge_ids}
+        if isinstance(s, StripeCharge):
+            return {s.id} | ({s.payment_intent} if s.payment_intent else set())
+        return {s.id} | _linked(s)
 
 
 @dataclass
@@ -53,17 +132,7 @@ class Joined:
     candidates: list[Candidate]
 
 
-def _ts(v: Any) -> datetime | None:
-    return datetime.fromtimestamp(int(v), UTC) if isinstance(v, int | float) else None
-
-
-def _id(v: Any) -> str | None:
-    if isinstance(v, dict):
-        return v.get("id") if isinstance(v.get("id"), str) else None
-    return v if isinstance(v, str) else None
-
-
-def session_tid(raw: dict[str, Any]) -> str | None:
+def session_tid(cs: StripeCheckoutSession) -> str | None:
     """The FirstPromoter tid a Checkout Session carries, if any.
 
     `metadata.fp_tid` is where a shop's server puts the visitor's tid on the sessions it creates.
@@ -72,128 +141,74 @@ def session_tid(raw: dict[str, Any]) -> str | None:
     shop's own reference (an order number) and says nothing about tracking.  Pricing Tables get the
     tid as client_reference_id too, but their sessions name no pricing table, so they cannot be told
     from a shop's reference; such a sale is still found by its referral's uid or email."""
-    meta = raw.get("metadata") or {}
-    if isinstance(meta.get("fp_tid"), str) and meta["fp_tid"].strip():
-        return meta["fp_tid"]
-    ref = raw.get("client_reference_id")
-    if raw.get("payment_link") and isinstance(ref, str) and ref.strip():
+    tid = cs.fp_tid
+    if tid and tid.strip():
+        return tid
+    ref = cs.client_reference_id
+    if cs.payment_link and ref and ref.strip():
         return ref
     return None
 
 
-def _customer_fields(p: Payment, customer: Any) -> None:
-    p.customer_id = _id(customer)
-    if isinstance(customer, dict):
-        p.email = p.email or customer.get("email")
-        meta = customer.get("metadata") or {}
-        p.fp_uid = meta.get("fp_uid") or None
-        p.fp_tid = meta.get("fp_tid") or None
-
-
-def invoice_payment(raw: dict[str, Any]) -> Payment | None:
-    paid = int(raw.get("amount_paid") or 0)
-    if raw.get("status") != "paid" or paid <= 0:
-        return None  # FirstPromoter ignores $0 invoices (trials, 100% coupons): nothing to credit
-    at = _ts((raw.get("status_transitions") or {}).get("paid_at")) or _ts(raw.get("created"))
-    assert at is not None
-    p = Payment(raw["id"], "invoice", paid, str(raw.get("currency") or "usd"), at,
-                email=raw.get("customer_email"), event_ids={raw["id"]})
-    _customer_fields(p, raw.get("customer"))
-    for d in raw.get("discounts") or []:
-        if not isinstance(d, dict):
-            continue
-        coupon = (d.get("source") or {}).get("coupon")
-        if (cid := _id(coupon)) is not None:
-            p.coupons.add(cid.casefold())
-        promo = d.get("promotion_code")
-        if isinstance(promo, dict) and isinstance(promo.get("code"), str):
-            p.coupons.add(promo["code"].casefold())
-    for pay in ((raw.get("payments") or {}).get("data") or []):
-        payment = pay.get("payment") or {}
-        for key in ("payment_intent", "charge"):
-            if (x := _id(payment.get(key))) is not None:
-                p.event_ids.add(x)
-    return p
-
-
-def charge_payment(raw: dict[str, Any]) -> Payment | None:
-    amount = int(raw.get("amount_captured") or 0) - int(raw.get("amount_refunded") or 0)
-    if raw.get("status") != "succeeded" or not raw.get("paid") or amount <= 0:
-        return None
-    at = _ts(raw.get("created"))
-    assert at is not None
-    p = Payment(raw["id"], "charge", amount, str(raw.get("currency") or "usd"), at,
-                email=(raw.get("billing_details") or {}).get("email") or raw.get("receipt_email"),
-                event_ids={raw["id"]} | ({pi} if (pi := _id(raw.get("payment_intent"))) else set()))
-    customer = raw.get("customer")
-    _customer_fields(p, customer)
-    if isinstance(customer, dict) and customer.get("email"):
-        p.email = customer["email"]
-    return p
+def _linked(cs: StripeCheckoutSession) -> set[str]:
+    return {x for x in (cs.invoice, cs.payment_intent) if x}
 
 
 def build_payments(
-    invoices: Iterable[dict[str, Any]], charges: Iterable[dict[str, Any]], sessions: Iterable[dict[str, Any]],
-    window: tuple[int, int] | None = None,
+    invoices: Iterable[StripeInvoice], charges: Iterable[StripeCharge], sessions: Iterable[StripeCheckoutSession],
+    customers: Mapping[str, StripeCustomer] | None = None, window: tuple[int, int] | None = None,
 ) -> list[Payment]:
     """One Payment per sale: paid invoices, succeeded charges no invoice paid, and completed
     Checkout Sessions whose payment is neither (their tid and email enrich the others).
+    `customers`: the customers the invoice and charge listings expanded, by id.
 
     With `window` ([start, end] in epoch seconds), only sales paid inside it count.  A sale read
     but paid outside it (an invoice of the look-back, a refunded charge) is remembered, so that
     its charge or its Checkout Session is not taken for another sale."""
+    customers = customers or {}
+
     def inside(p: Payment) -> bool:
         return window is None or window[0] <= int(p.paid_at.timestamp()) <= window[1]
+
+    def customer(sale: StripeInvoice | StripeCharge) -> StripeCustomer | None:
+        return customers.get(sale.customer) if sale.customer else None
 
     out: list[Payment] = []
     by_stripe_id: dict[str, Payment] = {}
     elsewhere: set[str] = set()  # ids of invoices read that are not this window's payments
     not_sales: set[str] = set()  # PaymentIntents of charges read that are not (failed, refunded, $0)
-    for raw in invoices:
-        p = invoice_payment(raw)
+    for inv in invoices:
+        # FirstPromoter ignores $0 invoices (trials, 100% coupons): nothing to credit
+        p = Payment(inv, customer(inv)) if inv.status == "paid" and inv.amount_paid > 0 else None
         if p is not None and inside(p):
             out.append(p)
             for x in p.event_ids:
                 by_stripe_id[x] = p
         else:
-            elsewhere |= p.event_ids if p is not None else {raw["id"]}
-    for raw in charges:
-        pi = _id(raw.get("payment_intent"))
-        if any(x in by_stripe_id or x in elsewhere for x in (raw["id"], pi) if x):
+            elsewhere |= p.event_ids if p is not None else {inv.id}
+    for ch in charges:
+        pi = ch.payment_intent
+        if any(x in by_stripe_id or x in elsewhere for x in (ch.id, pi) if x):
             continue  # an invoice's charge: that invoice is the sale
-        p = charge_payment(raw)
-        if p is not None and inside(p):
+        p = Payment(ch, customer(ch))
+        if ch.status == "succeeded" and ch.paid and p.amount > 0 and inside(p):
             out.append(p)
             for x in p.event_ids:
                 by_stripe_id[x] = p
         elif pi:
             not_sales.add(pi)  # a failed try may precede the charge that succeeds: only sessions skip it
-    for raw in sessions:
-        if raw.get("status") != "complete":
+    for cs in sessions:
+        if cs.status != "complete":
             continue
-        tid = session_tid(raw)
-        email = (raw.get("customer_details") or {}).get("email")
-        linked = {x for x in (_id(raw.get("invoice")), _id(raw.get("payment_intent"))) if x}
+        linked = _linked(cs)
         known = next((by_stripe_id[x] for x in linked if x in by_stripe_id), None)
         if known is not None:
-            known.fp_tid = known.fp_tid or tid
-            known.email = known.email or email
+            known.sessions.append(cs)
             continue
         if linked & (elsewhere | not_sales):
             continue  # its sale was read: paid outside the window, refunded, or not a payment
-        total = int(raw.get("amount_total") or 0)
-        if raw.get("payment_status") != "paid" or total <= 0:
-            continue
-        # Here the session's charge was not read.  A Checkout Session has no field telling when it
-        # was completed (nor, for a delayed payment method, when the payment succeeded); the charge
-        # tells, and a read charge takes the session over above.  Without it, `created` is the best
-        # time known: at most 24 h (the session's `expires_at`) before the completion.
-        at = _ts(raw.get("created"))
-        assert at is not None
-        p = Payment(raw["id"], "checkout_session", total, str(raw.get("currency") or "usd"), at,
-                    customer_id=_id(raw.get("customer")), email=email, fp_tid=tid,
-                    event_ids={raw["id"]} | linked)
-        if inside(p):
+        p = Payment(cs)  # its charge was not read: the session is the sale
+        if cs.payment_status == "paid" and p.amount > 0 and inside(p):
             out.append(p)
     return out
 

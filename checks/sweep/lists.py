@@ -6,6 +6,10 @@ page-numbered with no total, so pages are asked for a few at a time until a shor
 A listing that fails part-way raises `PartialList` carrying what was read, so the sweep can say
 what it covered instead of guessing the rest.
 
+Each Stripe page is read into the engine's typed facts (checks/facts.py, by the parsers of
+checks/sources/stripe.py) as it arrives, and the customers it expanded are kept once each by id:
+a listing is a `Listing`, never the raw objects, which hold far more than the sweep needs.
+
 Stripe filters lists by `created` only, and a payment's time is when it was paid: an invoice or a
 Checkout Session created before the window may be paid inside it.  So those two are listed from a
 look-back before the window, and the join keeps what was paid inside (join.build_payments).
@@ -15,14 +19,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import requests
 
+from checks.facts import StripeCharge, StripeCheckoutSession, StripeCustomer, StripeInvoice
 from checks.sources import SourceError
 from checks.sources.firstpromoter import FirstPromoterReader
-from checks.sources.stripe import PAGE_SIZE, StripeReader, _plain
+from checks.sources.stripe import (
+    PAGE_SIZE,
+    StripeReader,
+    _plain,
+    parse_charge,
+    parse_checkout_session,
+    parse_customer,
+    parse_invoice,
+)
+
+T = TypeVar("T")
 
 # Depth 3 at most: the discount's coupon id and promotion code (for the tracking-coupon join),
 # the customer (email, metadata fp_uid / fp_tid) and how the invoice was paid (to tell invoice
@@ -41,10 +57,34 @@ MAX_FP_PAGES = 500  # 50,000 rows per listing
 FP_WAVE = 4  # FirstPromoter pages asked for at once
 
 
-class PartialList(SourceError):
-    """A listing stopped part-way; `rows` is what was read before `reason`."""
+@dataclass
+class Listing(Generic[T]):
+    """What a Stripe listing read: its objects, typed, and the customers they expanded, by id."""
 
-    def __init__(self, what: str, rows: list[dict[str, Any]], reason: str) -> None:
+    items: list[T] = field(default_factory=list)
+    customers: dict[str, StripeCustomer] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def add(self, raw: dict[str, Any], parse: Callable[[dict[str, Any]], T]) -> None:
+        """One raw object, parsed (a shape the parsers cannot read raises KeyError, TypeError, ...)."""
+        self.items.append(parse(raw))
+        customer = raw.get("customer")
+        # a deleted customer ({id, deleted}) has no email or metadata to join on
+        if isinstance(customer, dict) and not customer.get("deleted") and customer.get("id") not in self.customers:
+            self.customers[customer["id"]] = parse_customer(customer, "id")
+
+    def extend(self, other: Listing[T]) -> None:
+        self.items += other.items
+        self.customers.update(other.customers)
+
+
+class PartialList(SourceError):
+    """A listing stopped part-way; `rows` is what was read before `reason` (a Listing for Stripe,
+    FirstPromoter's rows as they came)."""
+
+    def __init__(self, what: str, rows: Listing[Any] | list[dict[str, Any]], reason: str) -> None:
         super().__init__(f"{what}: stopped after {len(rows):,} rows: {reason}")
         self.rows = rows
         self.reason = reason
@@ -61,18 +101,20 @@ def slices(start: int, end: int, n: int) -> list[tuple[int, int]]:
 class SweepStripe(StripeReader):
     def window_list(
         self, what: str, list_fn: Callable[..., Any], params: dict[str, Any], start: int, end: int,
-        pool: ThreadPoolExecutor, parts: int, on_page: Callable[[int], None] | None = None,
-    ) -> list[dict[str, Any]]:
+        pool: ThreadPoolExecutor, parts: int, parse: Callable[[dict[str, Any]], T],
+        on_page: Callable[[int], None] | None = None,
+    ) -> Listing[T]:
         futures = [
-            pool.submit(self._slice, what, list_fn, params, a, b, on_page) for a, b in slices(start, end, parts)
+            pool.submit(self._slice, what, list_fn, params, a, b, parse, on_page) for a, b in slices(start, end, parts)
         ]
-        rows: list[dict[str, Any]] = []
+        rows: Listing[T] = Listing()
         failure: str | None = None
         for fut in futures:
             try:
-                rows += fut.result()
+                rows.extend(fut.result())
             except PartialList as exc:
-                rows += exc.rows
+                assert isinstance(exc.rows, Listing)
+                rows.extend(exc.rows)
                 failure = failure or exc.reason
             except SourceError as exc:
                 failure = failure or str(exc)
@@ -82,9 +124,9 @@ class SweepStripe(StripeReader):
 
     def _slice(
         self, what: str, list_fn: Callable[..., Any], params: dict[str, Any], a: int, b: int,
-        on_page: Callable[[int], None] | None,
-    ) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+        parse: Callable[[dict[str, Any]], T], on_page: Callable[[int], None] | None,
+    ) -> Listing[T]:
+        out: Listing[T] = Listing()
         after: str | None = None
         for _ in range(MAX_STRIPE_PAGES):
             p = {**params, "created": {"gte": a, "lte": b}, "limit": PAGE_SIZE,
@@ -96,7 +138,11 @@ class SweepStripe(StripeReader):
             data = page.get("data")
             if not isinstance(data, list):
                 raise PartialList(what, out, f"Stripe's answer was not a list (while {what})")
-            out += data
+            try:
+                for raw in data:
+                    self._parse(what, lambda raw=raw: out.add(raw, parse))
+            except SourceError as exc:
+                raise PartialList(what, out, str(exc)) from None
             if on_page:
                 on_page(len(data))
             if not page.get("has_more") or not data:
@@ -105,19 +151,20 @@ class SweepStripe(StripeReader):
         raise PartialList(what, out, f"more than {MAX_STRIPE_PAGES} pages in one slice")
 
     def paid_invoices(self, start: int, end: int, pool: ThreadPoolExecutor, parts: int,
-                      on_page: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+                      on_page: Callable[[int], None] | None = None) -> Listing[StripeInvoice]:
         return self.window_list("listing paid invoices", self._client.v1.invoices.list,
-                                {"status": "paid", "expand": INVOICE_EXPAND}, start, end, pool, parts, on_page)
+                                {"status": "paid", "expand": INVOICE_EXPAND}, start, end, pool, parts,
+                                parse_invoice, on_page)
 
     def charges_in(self, start: int, end: int, pool: ThreadPoolExecutor, parts: int,
-                   on_page: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+                   on_page: Callable[[int], None] | None = None) -> Listing[StripeCharge]:
         return self.window_list("listing charges", self._client.v1.charges.list,
-                                {"expand": ["data.customer"]}, start, end, pool, parts, on_page)
+                                {"expand": ["data.customer"]}, start, end, pool, parts, parse_charge, on_page)
 
     def checkout_sessions_in(self, start: int, end: int, pool: ThreadPoolExecutor, parts: int,
-                             on_page: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+                             on_page: Callable[[int], None] | None = None) -> Listing[StripeCheckoutSession]:
         return self.window_list("listing Checkout Sessions", self._client.v1.checkout.sessions.list,
-                                {"status": "complete"}, start, end, pool, parts, on_page)
+                                {"status": "complete"}, start, end, pool, parts, parse_checkout_session, on_page)
 
 
 class SweepFP(FirstPromoterReader):

@@ -16,12 +16,12 @@ from pydantic import BaseModel, Field
 
 from checks import money
 from checks.engine import Engine
-from checks.facts import Query
+from checks.facts import Query, StripeCharge, StripeCheckoutSession, StripeInvoice
 from checks.model import SCHEMA_VERSION, Report, Status, Verdict
 from checks.settings import Settings
 from checks.sources import SourceError
 from checks.sweep.join import Candidate, Payment, build_payments, join
-from checks.sweep.lists import PAID_LOOKBACK, SESSION_LOOKBACK, PartialList, SweepFP, SweepStripe
+from checks.sweep.lists import PAID_LOOKBACK, SESSION_LOOKBACK, Listing, PartialList, SweepFP, SweepStripe
 from checks.sweep.window import Window
 from checks.trail import TRACKING_DELAY
 
@@ -142,27 +142,19 @@ def _promoter(ref: dict[str, Any] | None) -> str | None:
 class Sweeper:
     def __init__(self, settings: Settings, engine: Engine | None = None, limit: int | None = None) -> None:
         """Without `engine`, the sweep has its own engine whose rate limiters wait as long as a batch
-        job may.  With one (the Slack bot's), it shares that engine's cache and rate limiters, so
-        a sweep and interactive checks together stay inside the upstream limits."""
+        job may.  With one (the Slack bot's), it shares that engine's wiring (cache, rate limiters,
+        promoter-campaign index), so a sweep and interactive checks together stay inside the
+        upstream limits."""
         settings = settings.model_copy(update={"fpcheck_deadline": max(settings.fpcheck_deadline, SWEEP_DEADLINE)})
         self.settings = settings
-        self.engine = Engine(settings, cache=engine.cache if engine is not None else None)
-        if engine is not None:
-            self.engine.stripe_limiter, self.engine.fp_limiter = engine.stripe_limiter, engine.fp_limiter
-            self.engine.other_limiter = engine.other_limiter
-        else:
-            for limiter in (self.engine.stripe_limiter, self.engine.fp_limiter):
+        self.engine = Engine(settings, wiring=engine.wiring if engine is not None else None)
+        if engine is None:
+            for limiter in (self.engine.wiring.stripe_limiter, self.engine.wiring.fp_limiter):
                 limiter.max_wait = max(limiter.max_wait, SWEEP_MAX_WAIT)
         self.limit = limit  # diagnose at most this many candidates (newest first)
 
     def _readers(self) -> tuple[SweepStripe, SweepFP]:
-        s = self.settings
-        assert s.stripe_api_key is not None and s.firstpromoter_api_key is not None
-        stripe = SweepStripe(s.stripe_api_key.get_secret_value(), s.stripe_api_base, timeout=s.fpcheck_timeout,
-                             limiter=self.engine.stripe_limiter)
-        fp = SweepFP(s.firstpromoter_api_key.get_secret_value(), s.firstpromoter_account_id or "",
-                     s.firstpromoter_api_base, timeout=s.fpcheck_timeout, limiter=self.engine.fp_limiter)
-        return stripe, fp
+        return self.engine.wiring.stripe(SweepStripe), self.engine.wiring.firstpromoter(SweepFP)
 
     def run(self, window: Window, progress: Progress | None = None) -> SweepResult:
         started = time.monotonic()
@@ -177,7 +169,7 @@ class Sweeper:
         parts, inv_parts = _parts(a, b), _parts(inv_a, b)
         incomplete: list[str] = []
         failed: set[str] = set()
-        got: dict[str, list[dict[str, Any]]] = {}
+        got: dict[str, Any] = {}  # what each listing read: a Listing from Stripe, FirstPromoter's rows
         # commissions are created after the sale: from the window's first day on, no upper bound
         since = (window.start.astimezone(UTC) - timedelta(days=1)).date().isoformat()
         on_page: Callable[[int], None] = lambda n: tick("read", n, None)  # noqa: E731
@@ -201,18 +193,20 @@ class Sweeper:
                         got[name] = exc.rows
                         failed.add(name)
                         incomplete.append(str(exc))
-                    except SourceError as exc:
-                        got[name] = []
+                    except SourceError as exc:  # nothing read
                         failed.add(name)
                         incomplete.append(f"{name}: {exc}")
-        charges = got["charges"]
+        invoices: Listing[StripeInvoice] = got.get("invoices", Listing())
+        charges: Listing[StripeCharge] = got.get("charges", Listing())
+        sessions: Listing[StripeCheckoutSession] = got.get("checkout_sessions", Listing())
         if "invoices" in failed and charges:
             # without every invoice of the window an invoice's charge would pass for a one-time sale
             incomplete.append("charges without an invoice were not considered: the invoices were not read in full")
-            charges = []
-        payments = build_payments(got["invoices"], charges, got["checkout_sessions"], window=(a, b))
+            charges = Listing()
+        payments = build_payments(invoices.items, charges.items, sessions.items,
+                                  {**invoices.customers, **charges.customers}, window=(a, b))
         fp_failed = bool(failed & {"referrals", "commissions", "promoter_campaigns"})
-        joined = join(payments, got["referrals"], got["commissions"], got["promoter_campaigns"])
+        joined = join(payments, got.get("referrals", []), got.get("commissions", []), got.get("promoter_campaigns", []))
         candidates = joined.candidates
         if fp_failed:
             # without every referral and commission, "no commission matches" would be a guess

@@ -16,8 +16,9 @@ import pytest
 import redis
 from slack_sdk import WebClient
 
+from bot.slack.settings import WatchSettings
 from bot.sweep_demo import month_settings
-from bot.watch import FileWatchState, RedisWatchState, Watch, WatchSettings, watch_poster
+from bot.watch import FileWatchState, RedisWatchState, Watch, watch_poster
 from checks.engine import Engine
 from checks.settings import ConfigError
 from sandbox.fp_server import FirstPromoterStandIn
