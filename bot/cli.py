@@ -58,11 +58,13 @@ def _parser() -> argparse.ArgumentParser:
     mcp = sub.add_parser("mcp", help="answer an AI assistant over the Model Context Protocol (stdio, or --http)")
     mcp.add_argument("--http", action="store_true", help="serve streamable HTTP on 127.0.0.1 instead of stdio")
     mcp.add_argument("--port", type=_port, default=8000, help="the --http port on 127.0.0.1 (default 8000)")
+    from bot.doctor import add_parser as add_doctor
     from bot.sandbox_cli import add_parser as add_sandbox
     from bot.sweep_cli import add_parser as add_sweep
 
     add_sweep(sub)
     add_sandbox(sub)
+    add_doctor(sub)
     return p
 
 
@@ -152,6 +154,9 @@ def cmd_check(args: argparse.Namespace, started: float) -> int:
 
         engine = Engine(settings)
         report = Service(engine).check(query, only=only)
+    if report.setup_error:  # the configuration, not the customer: one line, never nine "could not run"
+        print(f"fpcheck: {report.setup_error} (`fpcheck doctor` checks every setting)", file=sys.stderr)
+        return EXIT_USAGE
     _print(report, args.json, args.verbose)
     sys.stdout.flush()
     # a build of the promoter-campaign index this run started: let it finish so the next run finds
@@ -225,11 +230,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:2] == ["demo", "sweep"]:  # `fpcheck demo sweep` takes the sweep's own options
         return _demo_sweep(argv[2:])
     args = _parser().parse_args(argv)
+    from bot.doctor import cmd_doctor
     from bot.sandbox_cli import cmd_sandbox
     from bot.sweep_cli import cmd_sweep
 
     handlers = {"checks": cmd_checks, "demo": cmd_demo, "sweep": cmd_sweep, "index": cmd_index,
-                "sandbox": cmd_sandbox, "mcp": cmd_mcp}
+                "sandbox": cmd_sandbox, "mcp": cmd_mcp, "doctor": cmd_doctor}
     try:
         if args.command == "check":
             return cmd_check(args, started)

@@ -101,4 +101,5 @@ class Engine:
             checks=results,
             duration_ms=round((time.monotonic() - started) * 1000),
             calls=calls,
+            setup_error=facts.setup_problem(),
         )

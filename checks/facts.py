@@ -33,6 +33,9 @@ class Fetch(Frozen, Generic[T]):
     limits: tuple[str, ...] = ()
     # With `error`: the permission the key lacks, when that is why it failed ("" when unnamed)
     denied: str | None = None
+    # With `error`: the configuration is wrong (a key rejected, an unknown account id, a host that
+    # cannot be reached), not the upstream (checks/sources SetupError)
+    setup: bool = False
 
     @property
     def ok(self) -> bool:
@@ -360,6 +363,16 @@ class Facts(Frozen):
     config: CheckConfig = CheckConfig()
     stripe: StripeFacts = StripeFacts()
     fp: FPFacts = FPFacts()
+
+    def setup_problem(self) -> str | None:
+        """The first configuration mistake a read ran into (a key rejected, an account id unknown, a
+        host unreachable, the key refused the customers themselves), or None."""
+        for part in (self.stripe, self.fp):
+            for name in type(part).model_fields:
+                got = getattr(part, name)
+                if isinstance(got, Fetch) and got.error and (got.setup or (name == "customers" and got.denied is not None)):
+                    return got.error
+        return None
 
     def fetch(self, path: str) -> Fetch:
         """`facts.fetch("stripe.invoices")`: a fact by its dotted name (used by the registry)."""

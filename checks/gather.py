@@ -41,7 +41,7 @@ from checks.facts import (
     StripeFacts,
     TrackingCoupon,
 )
-from checks.sources import Listed, PermissionDenied, SourceError
+from checks.sources import Listed, PermissionDenied, SetupError, SourceError
 from checks.sources.protocols import FirstPromoterSource, StripeSource
 from checks.sources.stripe import MAX_PAGES, PAGE_SIZE
 from checks.trail import session_paid
@@ -104,6 +104,8 @@ class Gatherer:
             return Fetch.failed(f"no answer within the run's {self.deadline:g} s deadline")
         except PermissionDenied as exc:
             return Fetch(error=str(exc), denied=exc.permission or "")
+        except SetupError as exc:
+            return Fetch(error=str(exc), setup=True)
         except SourceError as exc:
             return Fetch.failed(str(exc))
         except Exception as exc:  # a bug must not take the report down with it
@@ -234,7 +236,7 @@ class Gatherer:
         limits: tuple[str, ...] = ()
         if by_id is not None:
             if by_id.error:
-                return Fetch.failed(by_id.error)
+                return Fetch(error=by_id.error, denied=by_id.denied, setup=by_id.setup)
             if by_id.value is not None:
                 found.append(by_id.value)
         if customers_f is not None:

@@ -76,6 +76,8 @@ class Report(Frozen):
     duration_ms: int = 0
     guide_url: str = GUIDE_URL
     calls: dict[str, int] = Field(default_factory=dict)
+    # a configuration mistake the reads ran into (not part of the JSON): a terminal says it in one line
+    setup_error: str | None = Field(default=None, exclude=True)
 
     def result(self, check_id: str) -> Result | None:
         return next((r for r in self.checks if r.id == check_id), None)

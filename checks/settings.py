@@ -47,6 +47,20 @@ class Settings(BaseSettings):
     fpcheck_tz: str | None = None
     # where terminal runs share the promoter-campaign index without Redis (default: the user's cache dir)
     fpcheck_cache_dir: str | None = None
+    # read by bot/logs.py before anything else (so that even settings errors are logged privately);
+    # declared here so that a value it does not know is refused like any other bad setting
+    fpcheck_log_level: Literal["debug", "info", "warning", "error"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_placeholders(cls, data: object) -> object:
+        """A value still as `.env.example` shows it (`rk_live_...`) is a setting not filled in yet."""
+        if isinstance(data, dict):
+            for name, value in data.items():
+                if isinstance(value, str) and ("..." in value or "…" in value):
+                    raise ValueError(f"{str(name).upper()} is still the placeholder from .env.example: put the real "
+                                     "value there, or remove the line")
+        return data
 
     @field_validator("*", mode="before")
     @classmethod
@@ -82,7 +96,7 @@ class Settings(BaseSettings):
     def _ttl(cls, v: float) -> float:
         return seconds(v, zero_ok=True)
 
-    @field_validator("fpcheck_expected_stripe_mode", mode="before")
+    @field_validator("fpcheck_expected_stripe_mode", "fpcheck_log_level", mode="before")
     @classmethod
     def _lower_mode(cls, v: object) -> object:
         return v.strip().lower() if isinstance(v, str) else v

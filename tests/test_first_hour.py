@@ -71,3 +71,33 @@ def test_demo_sweep_takes_the_sweeps_options() -> None:
     assert round((end - start).total_seconds() / 86400) == 7
     bad = fpcheck("demo", "sweep", "--since", "forever")
     assert bad.returncode == 2 and "--since" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def _with(env: dict[str, str], **changes: str) -> dict[str, str]:
+    return {**_env(), **env, **changes}
+
+
+def run_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_setup_mistakes_are_one_line_and_exit_2(clean_sandbox) -> None:
+    env = clean_sandbox.env()
+    mistakes = {
+        "FIRSTPROMOTER_API_KEY": ({"FIRSTPROMOTER_API_KEY": "fp_wrong_key_000000"}, "rejected the API key (401)"),
+        "FIRSTPROMOTER_ACCOUNT_ID": ({"FIRSTPROMOTER_ACCOUNT_ID": "acc_someone_else"}, "FIRSTPROMOTER_ACCOUNT_ID"),
+        "STRIPE_API_KEY": ({"STRIPE_API_KEY": "sk_test_revokedOrWrong000"}, "Stripe rejected the API key (401)"),
+        "STRIPE_API_BASE": ({"STRIPE_API_BASE": "http://127.0.0.1:9"}, "connection refused"),
+        "FIRSTPROMOTER_API_BASE": ({"FIRSTPROMOTER_API_BASE": "http://127.0.0.1:9/api/v2/company"},
+                                   "connection refused"),
+    }
+    for name, (changes, words) in mistakes.items():
+        for json_flag in ((), ("--json",)):
+            p = run_with(_with(env, **changes), "check", "healthy@example.com", *json_flag)
+            assert p.returncode == 2, (name, p.stdout, p.stderr)
+            assert p.stdout == "" and len(p.stderr.strip().splitlines()) == 1, (name, p.stderr)
+            assert words in p.stderr and "Traceback" not in p.stderr, (name, p.stderr)
+            assert "wrong_key" not in p.stderr and "revokedOrWrong" not in p.stderr  # never the secret itself
+    # a customer fpcheck cannot find is a diagnosis, not a setup mistake
+    assert run_with(_with(env), "check", "nobody-at-all@example.com").returncode == 1

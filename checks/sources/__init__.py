@@ -13,6 +13,12 @@ class SourceError(Exception):
     never contains a key or token."""
 
 
+class SetupError(SourceError):
+    """A failure that is the configuration's, not the upstream's mood: a key the upstream rejects, an
+    account id it does not know, a host that cannot be reached or resolved.  A terminal run says it in
+    one line and exits 2 rather than reporting checks that could not run."""
+
+
 class PermissionDenied(SourceError):
     """An upstream's refusal for want of a permission (Stripe's restricted-key 403): the key lacks `permission` (as Stripe's message names it, or
     None when the message names none)."""

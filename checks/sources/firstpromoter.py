@@ -30,7 +30,7 @@ from pydantic import BaseModel, ValidationError
 from checks import deadline
 from checks.facts import Commission, PromoterCampaign, Referral, ReferralLookup
 from checks.ratelimit import DEFAULT_PAUSE, Limiter
-from checks.sources import SourceError
+from checks.sources import SetupError, SourceError
 from checks.sources.upstream import Backoff, Gate, ReadOnlyViolation, Redactor, get_only
 from checks.sources.upstream import retry_after as upstream_retry_after
 
@@ -248,6 +248,7 @@ class FirstPromoterReader:
             attempt += 1
             self._gate.enter()  # the run's deadline, the rate limit, the count
             retry_after: float | None = None
+            unreachable = False  # refused or unresolvable: the base URL is wrong, not FirstPromoter slow
             try:
                 resp = self._session.get(url, params=params, timeout=self.timeout, allow_redirects=False)
             except requests.Timeout:
@@ -258,6 +259,7 @@ class FirstPromoterReader:
                 )
             except requests.ConnectionError as exc:
                 problem = self._connection_problem(exc)
+                unreachable = "connection refused" in problem or "Could not resolve" in problem
             else:
                 if resp.status_code == 429:
                     problem = "FirstPromoter answered 429 (rate limited)"
@@ -273,7 +275,7 @@ class FirstPromoterReader:
             elapsed = time.monotonic() - started
             gave_up = f"gave up after {attempt} attempt{'s' if attempt > 1 else ''} in {elapsed:.1f} s"
             if attempt > self.retries:
-                self._fail(f"{problem} on GET {label}; {gave_up}")
+                self._fail(f"{problem} on GET {label}; {gave_up}", setup=unreachable)
             budget = self.max_total_wait - waited
             if retry_after is not None:
                 if retry_after > budget:
@@ -305,14 +307,14 @@ class FirstPromoterReader:
             return MISS
         if status == 401:
             self._fail("FirstPromoter rejected the API key (401): check FIRSTPROMOTER_API_KEY "
-                       "(a V2 key from Settings → Integrations → Manage API Keys)")
+                       "(a V2 key from Settings → Integrations → Manage API Keys)", setup=True)
         if status == 404:
             self._fail(f"FirstPromoter answered 404: check FIRSTPROMOTER_ACCOUNT_ID (GET {label}; the "
-                       "Account ID is shown beside the key in Settings → Integrations → Manage API Keys)")
+                       "Account ID is shown beside the key in Settings → Integrations → Manage API Keys)", setup=True)
         message = _message(resp)
         if status == 403:
             self._fail(f"FirstPromoter refused GET {label} (403): "
-                       f"{message or 'the API key lacks the rights for this call'}")
+                       f"{message or 'the API key lacks the rights for this call'}", setup=True)
         if status == 422:
             self._fail(f"FirstPromoter rejected GET {label} as invalid (422): {message or 'no details given'}")
         if 300 <= status < 400:
@@ -332,9 +334,9 @@ class FirstPromoterReader:
             return f"Could not resolve FirstPromoter's host {self._host}"
         return f"Could not reach FirstPromoter at {self._host} ({type(exc).__name__})"
 
-    def _fail(self, reason: str) -> NoReturn:
+    def _fail(self, reason: str, *, setup: bool = False) -> NoReturn:
         # Belt and braces: nothing upstream should echo the key, but a reason must never carry it.
-        raise SourceError(self._redact(reason))
+        raise (SetupError if setup else SourceError)(self._redact(reason))
 
 
 # ---------------------------------------------------------------------- helpers

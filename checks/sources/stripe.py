@@ -44,7 +44,7 @@ from checks.facts import (
 )
 from checks.ratelimit import Limiter
 from checks.setting_values import key_mode
-from checks.sources import Listed, PermissionDenied, SourceError
+from checks.sources import Listed, PermissionDenied, SetupError, SourceError
 from checks.sources.upstream import Backoff, Gate, get_only, retry_after
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def redact(text: str) -> str:
 class _Failure:
     reason: str  # one attempt's failure, human words
     retry: bool
-    kind: str  # "rate_limit", "server", "network", "permission", "other"
+    kind: str  # "rate_limit", "server", "network", "permission", "setup" (key rejected, host unreachable), "other"
     wait: float | None = None  # what the server asked us to wait (Retry-After)
     permission: str | None = None  # the rak_… permission a 403 names
 
@@ -448,6 +448,8 @@ class StripeReader:
         reason = redact(self._reason(what, failures, time.monotonic() - started))
         if failures[-1].kind == "permission":
             raise PermissionDenied(reason, failures[-1].permission)
+        if failures[-1].kind == "setup":
+            raise SetupError(reason)
         raise SourceError(reason)
 
     def _reason(self, what: str, failures: list[_Failure], elapsed: float) -> str:
@@ -476,7 +478,7 @@ class StripeReader:
         if status == 401:
             return _Failure(
                 f"Stripe rejected the API key (401): it is invalid, revoked or expired — check {self.key_name}",
-                False, "other",
+                False, "setup",
             )
         if status == 403:
             perm = _PERMISSION_RX.search(exc.user_message or "")
@@ -502,12 +504,12 @@ class StripeReader:
             if deadline.expired():
                 return _Failure("Stripe did not answer before the run's deadline", False, "network")
             return _Failure(f"Stripe did not answer within {self.timeout:g} s", False, "network")
-        if "refused" in text.lower():
-            return _Failure(f"could not connect to Stripe at {self.host} (connection refused)", True, "network")
+        if "refused" in text.lower():  # retried, then a setup mistake: the base URL points nowhere
+            return _Failure(f"could not connect to Stripe at {self.host} (connection refused)", True, "setup")
         if any(s in text for s in ("RemoteDisconnected", "Connection aborted", "reset by peer", "IncompleteRead")):
             return _Failure("Stripe closed the connection without answering", True, "network")
         if any(s in text for s in ("NameResolution", "Name or service not known", "nodename nor servname")):
-            return _Failure(f"could not resolve Stripe's host {self.host}", True, "network")
+            return _Failure(f"could not resolve Stripe's host {self.host}", True, "setup")
         return _Failure(f"could not reach Stripe at {self.host} (network error)", True, "network")
 
     def _parse(self, what: str, fn: Callable[[], T]) -> T:
