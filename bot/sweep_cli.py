@@ -151,14 +151,19 @@ def summary_line(result: SweepResult, window: Window) -> str:
     return head
 
 
-def render(result: SweepResult, window: Window, tz: tzinfo) -> str:
+def render(result: SweepResult, window: Window, tz: tzinfo, width: int | None = None) -> str:
+    """The sweep as the terminal shows it, wrapped to `width` (the terminal's, 80 when piped; COLUMNS
+    overrides)."""
+    import shutil
+
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     out = io.StringIO()
-    console = Console(file=out, width=120, force_terminal=False, color_system=None, highlight=False)
-    console.print(Text(summary_line(result, window)), soft_wrap=True)
+    width = width or shutil.get_terminal_size((80, 24)).columns
+    console = Console(file=out, width=max(width, 40), force_terminal=False, color_system=None, highlight=False)
+    console.print(Text(summary_line(result, window)))
     if result.by_cause:
         table = Table(show_lines=False, box=None, pad_edge=False)
         for col, just in (("cause", "left"), ("count", "right"), ("amount", "right"), ("examples", "left")):

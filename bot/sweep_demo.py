@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import shutil
+import textwrap
 from datetime import UTC, datetime
 
 from bot.sweep_cli import exit_code, print_result, progress_bar
@@ -36,11 +38,13 @@ def run_demo_sweep(args: argparse.Namespace | None = None) -> int:
     window = parse_window(since, start, end, now=datetime.now(UTC))
     with stripe, fp:
         if not (as_json or as_csv):
-            print(f"fpcheck demo sweep: Stripe stand-in at {stripe.url}, FirstPromoter stand-in at {fp.url}")
-            print(f"Seeded a month: {truth.invoices} paid invoices, {truth.referrals} referrals, "
-                  f"{truth.commissions} commissions, and {len(truth.lost)} lost commissions:")
+            width = shutil.get_terminal_size((80, 24)).columns
+            print(textwrap.fill(f"fpcheck demo sweep: Stripe stand-in at {stripe.url}, FirstPromoter stand-in at "
+                                f"{fp.url}. Seeded a month: {truth.invoices} paid invoices, {truth.referrals} "
+                                f"referrals, {truth.commissions} commissions, and {len(truth.lost)} lost "
+                                "commissions:", width))
             for _kind, check, story in LOST_CAUSES:
-                print(f"  {check:14} {story}")
+                print(textwrap.fill(story, width, initial_indent=f"  {check:14} ", subsequent_indent=" " * 17))
             print()
         with progress_bar() as tick:
             result = Sweeper(month_settings(stripe, fp), limit=args.limit if args else None).run(window, progress=tick)

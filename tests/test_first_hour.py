@@ -101,3 +101,15 @@ def test_setup_mistakes_are_one_line_and_exit_2(clean_sandbox) -> None:
             assert "wrong_key" not in p.stderr and "revokedOrWrong" not in p.stderr  # never the secret itself
     # a customer fpcheck cannot find is a diagnosis, not a setup mistake
     assert run_with(_with(env), "check", "nobody-at-all@example.com").returncode == 1
+
+
+def test_the_sweep_and_demo_list_fit_80_columns() -> None:
+    from rich.cells import cell_len
+
+    env = {**_env(), "COLUMNS": "80"}
+    for args in (("demo", "sweep", "--since", "31d"), ("demo", "--list")):
+        p = subprocess.run([sys.executable, "-m", "bot.cli", *args], env=env, cwd=ROOT, capture_output=True,
+                           text=True, timeout=120)
+        assert p.returncode in (0, 1), p.stderr
+        wide = [line for line in p.stdout.splitlines() if cell_len(line) > 80]
+        assert wide == [], (args, wide)
