@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from enum import StrEnum
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+C = TypeVar("C")
 SCHEMA_VERSION = 1
 GUIDE_URL = "https://help.firstpromoter.com/en/articles/8971433-possible-stripe-integration-issues"
 
@@ -48,6 +51,15 @@ class Outcome(Frozen):
     # check found instead, so the report never contradicts itself.
     symptom: str | None = Field(default=None, exclude=True)
     fallback: bool = Field(default=False, exclude=True)
+
+
+def decide(cases: Iterable[Callable[[C], Outcome | None]], seen: C) -> Outcome:
+    """A check written as ordered small cases: the first one that decides (returns an outcome)."""
+    for case in cases:
+        out = case(seen)
+        if out is not None:
+            return out
+    raise AssertionError("no case decided: the last case of a check must always decide")
 
 
 class Result(Frozen):

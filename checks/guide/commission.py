@@ -16,7 +16,7 @@ from checks.advice import FP_INTEGRATION, import_events_hint
 from checks.amounts import counting_payments, payment_url
 from checks.facts import Commission, Facts
 from checks.links import Dashboard
-from checks.model import Evidence, Outcome, Status
+from checks.model import Evidence, Outcome, Status, decide
 from checks.trail import (
     CommissionMatch,
     Payment,
@@ -201,4 +201,4 @@ def check_commission(facts: Facts) -> Outcome:
         return Outcome(status=Status.SKIP, evidence=tuple(evidence),
                        summary="No commission, and none can be recorded: there is no FirstPromoter referral (see fp.referral).")
     missing = _Missing(facts, latest, amount, paid, matches, tuple(evidence))
-    return next(out for case in _MISSING_CASES if (out := case(missing)) is not None)
+    return decide(_MISSING_CASES, missing)

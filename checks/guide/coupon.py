@@ -16,7 +16,7 @@ from checks.amounts import describe_discount
 from checks.campaigns import campaign_by_id, coupon_owners, still_building
 from checks.facts import Facts, PromoterCampaign, Referral, StripeInvoice
 from checks.links import Dashboard
-from checks.model import Evidence, Outcome, Status
+from checks.model import Evidence, Outcome, Status, decide
 from checks.trail import found_referral, only_customer_id, payments, signals
 
 
@@ -254,12 +254,7 @@ _ID_CASES = (_not_in_use, _no_referral_here, _campaign_unknown, _no_tracking_cou
 
 
 def check_id(facts: Facts) -> Outcome:
-    seen = _seen(facts)
-    for case in _ID_CASES:
-        out = case(seen)
-        if out is not None:
-            return out
-    raise AssertionError("coupon.id: no case decided")  # _against_the_invoice decides whatever is left
+    return decide(_ID_CASES, _seen(facts))
 
 
 def check_unique(facts: Facts) -> Outcome:

@@ -14,7 +14,7 @@ from checks import money, states
 from checks.advice import import_events_hint
 from checks.facts import Facts, Referral, StripeCustomer
 from checks.links import Dashboard
-from checks.model import Evidence, Outcome, Status
+from checks.model import Evidence, Outcome, Status, decide
 from checks.trail import (
     Payment,
     customers_with_email,
@@ -200,12 +200,7 @@ _EMAIL_CASES = (_no_lead, _only_in_the_other_mode, _paid_as_a_guest, _nobody_car
 
 
 def check_email(facts: Facts) -> Outcome:
-    lead = _lead(facts)
-    for case in _EMAIL_CASES:
-        out = case(lead)
-        if out is not None:
-            return out
-    raise AssertionError("lead.email: no case decided")  # _same_email decides whatever is left
+    return decide(_EMAIL_CASES, _lead(facts))
 
 
 def check_uid(facts: Facts) -> Outcome:

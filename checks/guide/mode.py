@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from checks.advice import FP_INTEGRATION, FP_INTEGRATION_LC
 from checks.facts import Facts, Mode
 from checks.links import Dashboard
-from checks.model import Evidence, Outcome, Status
+from checks.model import Evidence, Outcome, Status, decide
 from checks.trail import other_mode_payments, payments
 
 
@@ -149,4 +149,4 @@ def check_mode(facts: Facts) -> Outcome:
         return Outcome(status=Status.SKIP, evidence=tuple(evidence),
                        summary="The mode of fpcheck's Stripe key is unknown, so modes cannot be compared.")
     modes = _Modes(facts, key_mode, expected, Dashboard.of(facts), evidence)
-    return next(out for case in _MODE_CASES if (out := case(modes)) is not None)
+    return decide(_MODE_CASES, modes)
