@@ -7,7 +7,8 @@ and --lost lost commissions of known causes (sandbox/month_seed.py), runs `fpche
 - upstream calls against what the design needs: one pass over every listing (pages needed) plus
   the candidates' checks; and the reference of checking every referral's payment one by one;
 - wall time against the floor the client-side rate limits allow for the calls made (target <= 1.5x);
-- the sweep process's peak RSS.
+- the sweep process's own peak RSS (`/usr/bin/time -f %M` on the child, else its VmHWM polled from
+  /proc: RUSAGE_CHILDREN would start from this process's size, stand-ins and all, when it forks).
 Usage: python bench/sweep.py [--latency 0.15] [--invoices 10000] [--referrals 5000] [--commissions 2000] [--lost 100]
 """
 
@@ -17,35 +18,76 @@ import argparse
 import json
 import math
 import os
-import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 from bot.sweep_demo import month_settings
+from checks.ratelimit import FIRSTPROMOTER_RATES, floor_seconds
 from checks.sweep.lists import FP_WAVE
 from sandbox.fp_server import FirstPromoterStandIn
 from sandbox.month_seed import seed_month
 from sandbox.stripe_server import StripeStandIn
 
-# checks/ratelimit.py: Stripe test mode 18/s after a burst of 5; FirstPromoter 3/s after 120
-STRIPE_RATE, STRIPE_BURST, FP_RATE, FP_BURST = 18.0, 5, 3.0, 120
+# checks/ratelimit.py: Stripe test mode 18/s after a burst of 5; FirstPromoter 300 a minute, 20 a second
+STRIPE_RATE, STRIPE_BURST = 18.0, 5
+TIME = "/usr/bin/time"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--latency", type=float, default=0.15)
-    ap.add_argument("--invoices", type=int, default=10_000)
-    ap.add_argument("--referrals", type=int, default=5_000)
-    ap.add_argument("--commissions", type=int, default=2_000)
-    ap.add_argument("--lost", type=int, default=100)
-    args = ap.parse_args()
+def child_run(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run `cmd`; its result and its own peak RSS in MiB."""
+    if shutil.which(TIME):
+        with tempfile.TemporaryDirectory() as tmp:
+            rss_file = Path(tmp) / "rss"
+            out = subprocess.run([TIME, "-f", "%M", "-o", str(rss_file), *cmd], capture_output=True, text=True,
+                                 env=env, timeout=timeout)
+            return out, int(rss_file.read_text().split()[-1]) / 1024
+    # no /usr/bin/time: poll the child's high-water mark until it exits (bounded by `timeout`)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    peak_kib, ends = 0, time.monotonic() + timeout
+    status = Path(f"/proc/{proc.pid}/status")
+    while proc.poll() is None and time.monotonic() < ends:
+        try:
+            line = next(x for x in status.read_text().splitlines() if x.startswith("VmHWM:"))
+            peak_kib = max(peak_kib, int(line.split()[1]))
+        except (OSError, StopIteration, ValueError):
+            pass
+        time.sleep(0.05)
+    stdout, stderr = proc.communicate(timeout=max(1.0, ends - time.monotonic()))
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr), peak_kib / 1024
 
+
+@dataclass
+class Figures:
+    invoices: int
+    found: int
+    seeded: int
+    false_alarms: int
+    partial: bool
+    stripe_calls: int
+    fp_calls: int
+    stripe_listing: int
+    fp_listing: int
+    candidates: int
+    wall: float
+    floor: float
+    floor_stripe: float
+    floor_fp: float
+    rss_mib: float
+
+
+def measure(args: argparse.Namespace, quiet: bool = False) -> Figures:
+    """Seed a month as `args` say, sweep it in a child process, print the figures (unless `quiet`)."""
     stripe, fp = StripeStandIn(), FirstPromoterStandIn()
     t0 = time.perf_counter()
     truth = seed_month(stripe, fp, invoices=args.invoices, referrals=args.referrals,
                        commissions=args.commissions, lost=args.lost)
-    print(f"seeded {args.invoices:,} paid invoices, {args.referrals:,} referrals, {args.commissions:,} "
+    say = (lambda *a: None) if quiet else print
+    say(f"seeded {args.invoices:,} paid invoices, {args.referrals:,} referrals, {args.commissions:,} "
           f"commissions, {len(truth.lost)} lost in {time.perf_counter() - t0:.1f} s; latency {args.latency * 1000:.0f} ms/call")
     with stripe, fp:
         stripe.latency = fp.latency = args.latency
@@ -58,14 +100,12 @@ def main() -> None:
                "FPCHECK_EXPECTED_STRIPE_ACCOUNT": s.fpcheck_expected_stripe_account or "",
                "FPCHECK_EXPECTED_STRIPE_MODE": "test"}
         started = time.perf_counter()
-        out = subprocess.run([sys.executable, "-m", "bot.cli", "sweep", "--since", "31d", "--json"],
-                             capture_output=True, text=True, env=env, timeout=1800)
+        out, rss_mib = child_run([sys.executable, "-m", "bot.cli", "sweep", "--since", "31d", "--json"], env, 3600)
         wall = time.perf_counter() - started
         stripe_log, fp_log = stripe.calls(), fp.calls()
     if out.returncode not in (0, 1):
         sys.exit(f"sweep failed ({out.returncode}): {out.stderr[-2000:]}")
     result = json.loads(out.stdout)
-    rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
     found = {lo["payment"]["id"]: lo["verdict"]["check"] for lo in result["lost"]}
     hits = set(found) & set(truth.lost)
@@ -95,24 +135,36 @@ def main() -> None:
     naive_calls = result["scanned"]["referral_payments"] * (per_check_s + per_check_f)
 
     floor_s = max(0.0, s_all - STRIPE_BURST) / STRIPE_RATE
-    floor_f = max(0.0, f_all - FP_BURST) / FP_RATE
+    floor_f = floor_seconds(FIRSTPROMOTER_RATES, f_all)
     floor = max(floor_s, floor_f)
-    print()
-    print(f"lost found / seeded     {len(hits)}/{len(truth.lost)} ({100 * len(hits) / max(len(truth.lost), 1):.0f}%), "
+    say()
+    say(f"lost found / seeded     {len(hits)}/{len(truth.lost)} ({100 * len(hits) / max(len(truth.lost), 1):.0f}%), "
           f"false alarms {len(false_alarms)}, cause as seeded {same_cause}/{len(hits)}")
-    print(f"payments scanned        {result['scanned']['payments']:,} ({result['scanned']['referral_payments']:,} from referrals), "
+    say(f"payments scanned        {result['scanned']['payments']:,} ({result['scanned']['referral_payments']:,} from referrals), "
           f"{candidates} candidates diagnosed, partial={result['partial']}")
-    print(f"Stripe calls            {s_all:,} = {s_list:,} listing pages (needed {pages_needed['stripe']:,} + time slices' "
+    say(f"Stripe calls            {s_all:,} = {s_list:,} listing pages (needed {pages_needed['stripe']:,} + time slices' "
           f"last pages) + {s_all - s_list:,} for {candidates} checks ({per_check_s:.1f}/check)")
-    print(f"FirstPromoter calls     {f_all:,} = {f_list:,} listing pages (needed {pages_needed['firstpromoter']:,}; up to "
+    say(f"FirstPromoter calls     {f_all:,} = {f_list:,} listing pages (needed {pages_needed['firstpromoter']:,}; up to "
           f"{FP_WAVE - 1} past the end per listing) + {f_all - f_list:,} for {candidates} checks ({per_check_f:.1f}/check)")
-    print(f"calls vs needed         {(s_all + f_all) / (sum(pages_needed.values()) + candidates * (per_check_s + per_check_f)):.2f}x; "
+    say(f"calls vs needed         {(s_all + f_all) / (sum(pages_needed.values()) + candidates * (per_check_s + per_check_f)):.2f}x; "
           f"checking each referral payment one by one instead: ~{naive_calls:,.0f} calls "
           f"({naive_calls / max(s_all + f_all, 1):.1f}x this sweep)")
-    print(f"wall time               {wall:.1f} s vs rate-limit floor {floor:.1f} s "
-          f"(Stripe {floor_s:.1f} s at {STRIPE_RATE:g}/s, FirstPromoter {floor_f:.1f} s at {FP_RATE:g}/s after "
-          f"{FP_BURST}) = {wall / max(floor, 1e-9):.2f}x (target <= 1.5x)")
-    print(f"peak RSS (sweep process) {rss_mib:.0f} MiB")
+    say(f"wall time               {wall:.1f} s vs rate-limit floor {floor:.1f} s "
+          f"(Stripe {floor_s:.1f} s at {STRIPE_RATE:g}/s, FirstPromoter {floor_f:.1f} s at 300/min, 20/s) "
+          f"= {wall / max(floor, 1e-9):.2f}x (target <= 1.5x)")
+    say(f"peak RSS (sweep process) {rss_mib:.0f} MiB")
+    return Figures(args.invoices, len(hits), len(truth.lost), len(false_alarms), bool(result["partial"]), s_all, f_all,
+                   s_list, f_list, candidates, wall, floor, floor_s, floor_f, rss_mib)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--latency", type=float, default=0.15)
+    ap.add_argument("--invoices", type=int, default=10_000)
+    ap.add_argument("--referrals", type=int, default=5_000)
+    ap.add_argument("--commissions", type=int, default=2_000)
+    ap.add_argument("--lost", type=int, default=100)
+    measure(ap.parse_args())
 
 
 if __name__ == "__main__":

@@ -33,7 +33,9 @@ class MemoryCache:
         self._clock = clock
         self._max = max_entries
         self._data: dict[str, tuple[float, Any]] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        # a key's single-flight lock and how many runs hold or wait for it: it is dropped when the
+        # last one leaves, so the locks are bounded by the loads in flight, not every key ever seen
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
         self._guard = threading.Lock()
 
     def _fresh(self, key: str) -> tuple[bool, Any]:
@@ -50,17 +52,26 @@ class MemoryCache:
         if ok:
             return value
         with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:  # single flight: the others wait here, then find the value fresh
-            ok, value = self._fresh(key)
-            if ok:
+            lock, users = self._locks.get(key) or (threading.Lock(), 0)
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:  # single flight: the others wait here, then find the value fresh
+                ok, value = self._fresh(key)
+                if ok:
+                    return value
+                value = load()  # an exception is not cached: the next run tries again
+                with self._guard:
+                    if key not in self._data and len(self._data) >= self._max:
+                        self._data.pop(next(iter(self._data)))
+                    self._data[key] = (self._clock() + ttl, value)
                 return value
-            value = load()  # an exception is not cached: the next run tries again
+        finally:
             with self._guard:
-                if len(self._data) >= self._max:
-                    self._data.pop(next(iter(self._data)))
-                self._data[key] = (self._clock() + ttl, value)
-            return value
+                lock, users = self._locks[key]
+                if users <= 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
 
     def clear(self) -> None:
         with self._guard:

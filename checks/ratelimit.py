@@ -6,6 +6,11 @@ run of one process, spaces calls out instead of letting them bounce off 429s.  W
 `FPCHECK_REDIS_URL`, one budget per upstream account lives in Redis (pyrate-limiter's sliding-window
 bucket, a Lua script), so every replica and terminal run draws on the same budget.
 
+In one process the FirstPromoter budget is a sliding window of the same rates as in Redis
+(`WindowLimiter`): a token bucket holding any minute to 300 must keep its burst inside that minute,
+so it sustains only 300 minus the burst (a burst of 120 at 3/s sustained 180/min).  The log of the
+last calls' times sustains the whole 300 and still lets 20 go at once.
+
 Either way a 429 pauses every sender of that budget (`pause`): one process hitting the limit slows
 all of them, for the `Retry-After` the upstream asked for (or a short default when it sent none).
 """
@@ -17,6 +22,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -82,6 +88,59 @@ class TokenBucket:
             self._tokens = min(self._tokens, 0.0)  # the upstream says we are over: no burst after it
 
 
+def schedule(sent: deque[float], rates: list[tuple[int, float]], now: float) -> float:
+    """The earliest time at or after `now` (and after the last call sent) at which one more call keeps
+    every (n, seconds) window at n calls at most, given the times of the calls already sent (oldest first)."""
+    at = max(now, sent[-1]) if sent else now
+    for n, seconds in rates:
+        if len(sent) >= n:
+            at = max(at, sent[-n] + seconds)
+    return at
+
+
+def floor_seconds(rates: list[tuple[int, float]], calls: int) -> float:
+    """How long `calls` calls take at the least under `rates`, starting with none in the windows:
+    the floor a run's wall time is measured against (bench/sweep.py)."""
+    sent: deque[float] = deque(maxlen=max(n for n, _ in rates))
+    at = 0.0
+    for _ in range(max(calls, 0)):
+        at = schedule(sent, rates, 0.0)
+        sent.append(at)
+    return at
+
+
+class WindowLimiter:
+    """The rates' windows in one process, exactly: each call is given the earliest time every window
+    has room for it (first come, first served), so it sustains n per window, not n minus a burst.
+    Holds the times of the last max(n) calls only."""
+
+    def __init__(
+        self, rates: list[tuple[int, float]], clock: Callable[[], float] = time.monotonic, max_wait: float = 15.0
+    ) -> None:
+        if not rates or any(n < 1 or s <= 0 for n, s in rates):
+            raise ValueError("rates must be (n >= 1, seconds > 0) windows")
+        self.rates, self.max_wait = list(rates), max_wait
+        self._clock = clock
+        self._sent: deque[float] = deque(maxlen=max(n for n, _ in rates))
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        limit = min(self.max_wait, deadline.left())  # never wait past the run's deadline
+        with self._lock:
+            now = self._clock()
+            at = max(schedule(self._sent, self.rates, now), self._paused_until)
+            if at - now > limit:  # nothing reserved: the slot stays free for a caller who can wait
+                raise RateLimitWait(f"waited-for slot is {at - now:.1f} s away (over {limit:.1f} s)")
+            self._sent.append(at)
+        if at > now:
+            time.sleep(at - now)
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._clock() + max(seconds, 0.0))
+
+
 class RedisLimiter:
     """One budget shared through Redis by every process that uses the same `key`.
 
@@ -95,8 +154,9 @@ class RedisLimiter:
         self._leaked_at = 0.0
         self._warned_at = -1e9
         self._gap = min(s / n for n, s in rates)  # the shortest spacing the rates allow
-        n, s = min(rates, key=lambda r: r[1])
-        self._fallback = TokenBucket(rate=n / s, burst=max(1.0, n / 4), max_wait=max_wait)
+        # without Redis, this process keeps to the same windows on its own (all of them: the
+        # shortest alone would let FirstPromoter's 20/s run to 1,200 a minute)
+        self._fallback = WindowLimiter(rates, max_wait=max_wait)
         self._shared: tuple[Any, Any] | None = None  # (bucket, limiter), made on first use
         self._lock = threading.Lock()
 
@@ -171,9 +231,10 @@ def stripe_bucket(mode: str | None) -> TokenBucket:
     return TokenBucket(rate=18.0, burst=5) if mode != "live" else TokenBucket(rate=80.0, burst=10)
 
 
-def firstpromoter_bucket() -> TokenBucket:
-    # 400/min is shared with the merchant's other integrations: any minute sees at most 120 + 180
-    return TokenBucket(rate=3.0, burst=120)
+def firstpromoter_bucket() -> WindowLimiter:
+    # 400/min is shared with the merchant's other integrations: any minute sees at most 300, any
+    # second 20, and 300 a minute is sustained
+    return WindowLimiter(FIRSTPROMOTER_RATES)
 
 
 def budget_key(*parts: str) -> str:

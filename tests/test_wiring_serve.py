@@ -83,7 +83,7 @@ def test_one_serve_process_loads_settings_once_and_shares_one_redis_client(
         seen["prepared"] = real_prepare(*args)
         return seen["prepared"]
 
-    def run_http(sock: Any, make_wsgi: Callable[[], Any]) -> int:
+    def run_http(sock: Any, make_wsgi: Callable[[], Any], **_: Any) -> int:
         # gunicorn's worker would load the app once and serve until stopped: load it, stop at once
         assert any(t.name == "fpcheck-watch" for t in threading.enumerate())  # the jobs run meanwhile
         seen["app"] = make_wsgi()

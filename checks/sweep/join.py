@@ -213,6 +213,32 @@ def build_payments(
     return out
 
 
+def slim_referral(row: dict[str, Any]) -> dict[str, Any] | None:
+    """What the join and the sweep's result use of a referral row: a whole programme's referrals
+    are held at once, and the full rows (campaign, promoter, dates, ...) are many times larger."""
+    if not isinstance(row, dict):
+        return None
+    person = ((row.get("promoter_campaign") or {}).get("promoter") or {})
+    return {
+        "id": row.get("id"), "uid": row.get("uid"), "email": row.get("email"), "state": row.get("state"),
+        "promoter_campaign": {"promoter": {"name": person.get("name"), "email": person.get("email")}},
+    }
+
+
+def commission_event(row: dict[str, Any]) -> dict[str, Any] | None:
+    """A commission as the join needs it: the Stripe id it was filed under, if any."""
+    eid = row.get("event_id") if isinstance(row, dict) else None
+    return {"event_id": eid} if isinstance(eid, str) else None
+
+
+def campaign_coupons(row: dict[str, Any]) -> dict[str, Any] | None:
+    """A promoter campaign as the join needs it: its tracking coupons, if it has one."""
+    if not isinstance(row, dict):
+        return None
+    kept = {k: row.get(k) for k in ("coupon", "display_coupon") if isinstance(row.get(k), str) and row[k].strip()}
+    return kept or None
+
+
 def join(
     payments: list[Payment],
     referrals: Iterable[dict[str, Any]],

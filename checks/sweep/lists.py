@@ -3,8 +3,14 @@
 Stripe lists are cursor-paged, newest first; to read a month in seconds the window is cut into
 time slices (`created[gte]`/`created[lte]`) paged side by side.  FirstPromoter lists are
 page-numbered with no total, so pages are asked for a few at a time until a short one comes back.
-A listing that fails part-way raises `PartialList` carrying what was read, so the sweep can say
-what it covered instead of guessing the rest.
+No listing stops at a row count: a programme of any size is read whole, within the sweep's deadline
+(checks/deadline.py, bound by the sweep).  A page that fails (a timeout, a 5xx, a 429 after its wait)
+is asked for again, with backoff, while the deadline allows.  A listing that still fails part-way
+raises `PartialList` carrying what was read, so the sweep can say what it covered instead of
+guessing the rest.
+
+FirstPromoter's rows are cut down as each page arrives (`keep`) to what the join needs: a
+programme's referrals are read whole, and their full rows would hold far more than uid and email.
 
 Each Stripe page is read into the engine's typed facts (checks/facts.py, by the parsers of
 checks/sources/stripe.py) as it arrives, and the customers it expanded are kept once each by id:
@@ -17,6 +23,7 @@ look-back before the window, and the join keeps what was paid inside (join.build
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,8 +32,9 @@ from typing import Any, Generic, TypeVar
 
 import requests
 
+from checks import deadline
 from checks.facts import StripeCharge, StripeCheckoutSession, StripeCustomer, StripeInvoice
-from checks.sources import SourceError
+from checks.sources import PermissionDenied, SetupError, SourceError
 from checks.sources.firstpromoter import FirstPromoterReader
 from checks.sources.stripe import (
     PAGE_SIZE,
@@ -52,9 +60,15 @@ INVOICE_EXPAND = ["data.customer", "data.discounts", "data.discounts.promotion_c
 PAID_LOOKBACK = timedelta(days=35)
 # A Checkout Session is completed before it expires, at most 24 h after it was created.
 SESSION_LOOKBACK = timedelta(days=1)
-MAX_STRIPE_PAGES = 400  # per slice: 40,000 objects
-MAX_FP_PAGES = 500  # 50,000 rows per listing
+# Loop bounds only, far past any real account: the sweep's deadline is what ends a long listing.
+MAX_STRIPE_PAGES = 100_000  # per slice: 10 million objects
+MAX_FP_PAGES = 100_000  # 10 million rows per listing
 FP_WAVE = 4  # FirstPromoter pages asked for at once
+# A page that failed is asked for again this many times at most (each reader attempt has its own
+# retries too), waiting PAGE_BACKOFF, doubling, between tries, and never past the sweep's deadline.
+PAGE_TRIES = 4
+PAGE_BACKOFF = 0.5
+PAGE_BACKOFF_CAP = 4.0
 
 
 @dataclass
@@ -88,6 +102,24 @@ class PartialList(SourceError):
         super().__init__(f"{what}: stopped after {len(rows):,} rows: {reason}")
         self.rows = rows
         self.reason = reason
+
+
+def retrying(fn: Callable[[], T], tries: int = PAGE_TRIES, base: float = PAGE_BACKOFF) -> T:
+    """fn(), asked again after a failure the upstream may get over (a timeout, a 5xx, a 429: the
+    limiter already holds every sender for its Retry-After), while the deadline allows.  A refused
+    permission, a wrong setup or a passed deadline is final."""
+    delay = base
+    for attempt in range(1, tries + 1):
+        try:
+            return fn()
+        except (PermissionDenied, SetupError, deadline.DeadlinePassed):
+            raise
+        except SourceError:
+            if attempt == tries or not deadline.allows(delay):
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, PAGE_BACKOFF_CAP)
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def slices(start: int, end: int, n: int) -> list[tuple[int, int]]:
@@ -132,7 +164,7 @@ class SweepStripe(StripeReader):
             p = {**params, "created": {"gte": a, "lte": b}, "limit": PAGE_SIZE,
                  **({"starting_after": after} if after else {})}
             try:
-                page = _plain(self._call(what, lambda p=p: list_fn(params=p)))
+                page = _plain(retrying(lambda p=p: self._call(what, lambda: list_fn(params=p))))
             except SourceError as exc:
                 raise PartialList(what, out, str(exc)) from None
             data = page.get("data")
@@ -178,31 +210,40 @@ class SweepFP(FirstPromoterReader):
     def all_rows(
         self, path: str, params: dict[str, Any], pool: ThreadPoolExecutor,
         on_page: Callable[[int], None] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Every row of a page-numbered listing, FP_WAVE pages at a time, until a short page."""
-        out: list[dict[str, Any]] = []
+        keep: Callable[[dict[str, Any]], T | None] | None = None,
+    ) -> list[Any]:
+        """Every row of a page-numbered listing, FP_WAVE pages at a time, until a short page; each
+        row as `keep` cuts it down (None: dropped), as the page arrives."""
+        out: list[Any] = []
         page = 1
         previous: list[dict[str, Any]] | None = None
+        what = f"listing FirstPromoter {path}"
+
+        def read(n: int) -> list[dict[str, Any]]:
+            return retrying(lambda: self._rows(
+                self._get(path, {**params, "page": n, "per_page": self.per_page}, label=path), path))
+
         while page <= MAX_FP_PAGES:
-            wave = range(page, min(page + FP_WAVE, MAX_FP_PAGES + 1))
-            futures = [pool.submit(self._get, path, {**params, "page": n, "per_page": self.per_page}, label=path)
-                       for n in wave]
-            for fut in futures:
-                try:
-                    rows = self._rows(fut.result(), path)
-                except SourceError as exc:
-                    for f in futures:
-                        f.cancel()
-                    raise PartialList(f"listing FirstPromoter {path}", out, str(exc)) from None
-                if previous is not None and rows == previous and rows:
-                    return out  # the server ignored `page`
-                out += rows
-                if on_page:
-                    on_page(len(rows))
-                if len(rows) < self.per_page:
-                    for f in futures:
-                        f.cancel()
-                    return out
-                previous = rows
+            futures = [pool.submit(read, n) for n in range(page, min(page + FP_WAVE, MAX_FP_PAGES + 1))]
+            try:
+                for fut in futures:
+                    try:
+                        rows = fut.result()
+                    except SourceError as exc:
+                        raise PartialList(what, out, str(exc)) from None
+                    if previous is not None and rows == previous and rows:
+                        return out  # the server ignored `page`
+                    if keep is None:
+                        out += rows
+                    else:
+                        out += [k for r in rows if (k := keep(r)) is not None]
+                    if on_page:
+                        on_page(len(rows))
+                    if len(rows) < self.per_page:
+                        return out
+                    previous = rows
+            finally:
+                for f in futures:
+                    f.cancel()  # past the end, or after a failure: the rest of the wave is not needed
             page += FP_WAVE
-        raise PartialList(f"listing FirstPromoter {path}", out, f"more than {MAX_FP_PAGES} pages")
+        raise PartialList(what, out, f"more than {MAX_FP_PAGES} pages")

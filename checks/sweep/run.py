@@ -8,19 +8,27 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from checks import money
+from checks import deadline, money
 from checks.engine import Engine
 from checks.facts import Query, StripeCharge, StripeCheckoutSession, StripeInvoice
 from checks.model import SCHEMA_VERSION, Report, Status, Verdict
 from checks.settings import Settings
 from checks.sources import SourceError
-from checks.sweep.join import Candidate, Payment, build_payments, join
+from checks.sweep.join import (
+    Candidate,
+    Payment,
+    build_payments,
+    campaign_coupons,
+    commission_event,
+    join,
+    slim_referral,
+)
 from checks.sweep.lists import PAID_LOOKBACK, SESSION_LOOKBACK, Listing, PartialList, SweepFP, SweepStripe
 from checks.sweep.window import Window
 from checks.trail import TRACKING_DELAY
@@ -31,7 +39,10 @@ LIST_WORKERS = 8  # Stripe time slices and FirstPromoter pages read side by side
 CHECK_WORKERS = 6  # candidates diagnosed at once (each run has its own concurrent reads)
 # A sweep is a batch job: it may wait for the rate limits far longer than one interactive check.
 SWEEP_MAX_WAIT = 600.0
-SWEEP_DEADLINE = 120.0
+SWEEP_DEADLINE = 120.0  # each candidate's diagnosis
+# The whole sweep's listings and diagnoses: what ends the read of a big programme (there is no row
+# cap).  100,000 payments take about 6 minutes at Stripe's test-mode rate limit alone.
+SWEEP_TOTAL_DEADLINE = 1800.0
 
 
 class PaymentOut(BaseModel):
@@ -163,6 +174,16 @@ class Sweeper:
         read_at = datetime.now(UTC)
         tick: Progress = progress or (lambda step, n, total: None)
         stripe, fp = self._readers()
+        on_page: Callable[[int], None] = lambda n: tick("read", n, None)  # noqa: E731
+        # every read below (and each diagnosis, whose own deadline is shorter) ends by the sweep's
+        # deadline; the pools run their tasks in this context so their reads see it
+        with deadline.bound(deadline.Deadline(SWEEP_TOTAL_DEADLINE, start=started)):
+            return self._run(window, tick, started, read_at, stripe, fp, on_page)
+
+    def _run(
+        self, window: Window, tick: Progress, started: float, read_at: datetime,
+        stripe: SweepStripe, fp: SweepFP, on_page: Callable[[int], None],
+    ) -> SweepResult:
         a, b = int(window.start.timestamp()), int(window.end.timestamp())
         # invoices and Checkout Sessions created before the window may be paid inside it (lists.py)
         inv_a, cs_a = a - int(PAID_LOOKBACK.total_seconds()), a - int(SESSION_LOOKBACK.total_seconds())
@@ -172,18 +193,20 @@ class Sweeper:
         got: dict[str, Any] = {}  # what each listing read: a Listing from Stripe, FirstPromoter's rows
         # commissions are created after the sale: from the window's first day on, no upper bound
         since = (window.start.astimezone(UTC) - timedelta(days=1)).date().isoformat()
-        on_page: Callable[[int], None] = lambda n: tick("read", n, None)  # noqa: E731
-        with ThreadPoolExecutor(max_workers=LIST_WORKERS * 3, thread_name_prefix="fpcheck-sweep") as pool:
+        with deadline.DeadlinePool(max_workers=LIST_WORKERS * 3, thread_name_prefix="fpcheck-sweep") as pool:
             jobs = {
                 "invoices": lambda: stripe.paid_invoices(inv_a, b, pool, inv_parts, on_page),
                 "charges": lambda: stripe.charges_in(a, b, pool, parts, on_page),
                 "checkout_sessions": lambda: stripe.checkout_sessions_in(cs_a, b, pool, 1, on_page),
-                "referrals": lambda: fp.all_rows("/referrals", {}, pool, on_page),
+                # every referral: one created years ago (or after the payment) may be this window's
+                # payer, so FirstPromoter's created_at filters cannot narrow this listing
+                "referrals": lambda: fp.all_rows("/referrals", {}, pool, on_page, slim_referral),
                 "commissions": lambda: fp.all_rows(
-                    "/commissions", {"filters[created_at][from]": since}, pool, on_page),
-                "promoter_campaigns": lambda: fp.all_rows("/promoter_campaigns", {}, pool, on_page),
+                    "/commissions", {"filters[created_at][from]": since}, pool, on_page, commission_event),
+                "promoter_campaigns": lambda: fp.all_rows(
+                    "/promoter_campaigns", {}, pool, on_page, campaign_coupons),
             }
-            with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="fpcheck-list") as outer:
+            with deadline.DeadlinePool(max_workers=len(jobs), thread_name_prefix="fpcheck-list") as outer:
                 futures = {outer.submit(fn): name for name, fn in jobs.items()}
                 for fut in as_completed(futures):
                     name = futures[fut]
@@ -255,7 +278,7 @@ class Sweeper:
         cleared = 0
         if not candidates:
             return lost, early, cleared, calls
-        with ThreadPoolExecutor(max_workers=CHECK_WORKERS, thread_name_prefix="fpcheck-diagnose") as pool:
+        with deadline.DeadlinePool(max_workers=CHECK_WORKERS, thread_name_prefix="fpcheck-diagnose") as pool:
             futures = {pool.submit(self.engine.check, _query(c.payment)): c for c in candidates}
             for fut in as_completed(futures):
                 c = futures[fut]
