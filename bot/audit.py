@@ -18,11 +18,12 @@ from checks.model import Report
 
 logger = logging.getLogger("fpcheck.audit")
 
-# the entry point: /fpcheck, @fpcheck, Run again, the sweep's Check button
-Via = Literal["command", "mention", "button", "sweep_check", "mcp"]
+# the entry point: /fpcheck, @fpcheck, Run again, the sweep's Check button, MCP, /fpcheck sweep
+Via = Literal["command", "mention", "button", "sweep_check", "mcp", "sweep"]
 # expired: the request waited in the queue past its deadline, so it was not checked
+# limited: the asker (or the channel) had asked for too many in the last minute, so it was not run
 # how a run ended for the asker (the audit line's "outcome"); checks.model.Outcome is what a check returns
-Ending = Literal["delivered", "fallback", "denied", "failed", "expired"]
+Ending = Literal["delivered", "fallback", "denied", "failed", "expired", "limited"]
 
 
 def mask_email(text: str) -> str:
@@ -45,6 +46,7 @@ def record(
     report: Report | None = None,
     started: float | None = None,
     detail: str | None = None,
+    sweep: dict[str, object] | None = None,
 ) -> dict[str, object]:
     """Write the audit line and return what was written (tests read it back from the logs)."""
     line: dict[str, object] = {
@@ -66,5 +68,7 @@ def record(
         line["duration_ms"] = int((time.monotonic() - started) * 1000)
     if detail:
         line["detail"] = detail[:300]
+    if sweep is not None:  # a sweep's window and counts: numbers and dates, never a customer's email
+        line["sweep"] = sweep
     logger.info(json.dumps(line, separators=(",", ":"), sort_keys=False))
     return line

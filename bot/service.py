@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -93,13 +95,65 @@ class Request:
 
 
 @dataclass(frozen=True)
+class Limited:
+    """Too many requests: `asked` were run in the last `window` seconds; one more may in `wait` s."""
+
+    asked: int
+    window: float
+    wait: float
+
+
+@dataclass(frozen=True)
 class Denied:
-    """The asker is not on the allow-list; `channel` says whether the channel (else the user) is why,
-    and the lists say who may (for the answer)."""
+    """The asker is not on the allow-list, or (`limited`) has asked too often; `channel` says whether
+    the channel (else the user) is why, and the lists say who may (for the answer)."""
 
     channel: bool
     channels: frozenset[str] = frozenset()
     users: frozenset[str] = frozenset()
+    limited: Limited | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How many requests one person, and one channel, may have run in any `window` seconds.  One
+    person's burst would otherwise fill the workers and hold everyone else's report for its length."""
+
+    per_user: int = 10
+    per_channel: int = 30
+    window: float = 60.0
+
+
+class Quota:
+    """The requests run per user and per channel in the last window (this process's count)."""
+
+    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self._clock = clock
+        self._runs: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, asker: Asker) -> Denied | None:
+        """Count one more request for the asker and the channel, or say why not (nothing counted)."""
+        now, lim = self._clock(), self.limits
+        with self._lock:
+            mine = self._recent(("user", asker.user or ""), now)
+            here = self._recent(("channel", asker.channel or ""), now)
+            for runs, most, is_channel in ((mine, lim.per_user, False), (here, lim.per_channel, True)):
+                if len(runs) >= most:
+                    return Denied(is_channel, limited=Limited(len(runs), lim.window, runs[0] + lim.window - now))
+            mine.append(now)
+            here.append(now)
+        return None
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        runs = self._runs.setdefault(key, deque())
+        while runs and runs[0] <= now - self.limits.window:
+            runs.popleft()
+        if len(self._runs) > 10_000:  # forget the idle, so a stream of new ids cannot grow this forever
+            for idle in [k for k, v in self._runs.items() if not v and k != key]:
+                del self._runs[idle]
+        return runs
 
 
 @dataclass(frozen=True)
@@ -152,25 +206,88 @@ class TooLate(Exception):
         self.waited = waited
 
 
+class Lanes:
+    """One request at a time per person: the rest of theirs wait their turn, in order, and are run by
+    the worker running theirs.  A burst from one person then takes one worker and one check's share
+    of the upstream rate budgets, never everyone's (the per-minute limits cap how long it lasts)."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, deque[Callable[[], None]]] = {}  # key -> queued behind the running one
+        self._lock = threading.Lock()
+
+    def run(self, key: str, work: Callable[[], None]) -> bool:
+        """Run `work`, then whatever queued behind it (True); or queue it behind `key`'s running one (False)."""
+        with self._lock:
+            if key in self._waiting:
+                self._waiting[key].append(work)
+                return False
+            self._waiting[key] = deque()
+        while True:
+            try:
+                work()
+            except Exception:  # serve answers its own failures: this is a bug, and the lane must go on
+                log.exception("a queued request failed outside its own handling")
+            with self._lock:
+                if not self._waiting[key]:
+                    del self._waiting[key]
+                    return True
+                work = self._waiting[key].popleft()
+
+
 class Service:
-    """The engine behind an allow-list (empty sets allow everyone), with an audit line per run."""
+    """The engine behind an allow-list (empty sets allow everyone) and, when given, per-user and
+    per-channel limits, with an audit line per run."""
 
     def __init__(
         self,
         engine: Checker,
         allowed_channels: frozenset[str] = frozenset(),
         allowed_users: frozenset[str] = frozenset(),
+        sweep_users: frozenset[str] = frozenset(),
+        limits: Limits | None = None,
     ) -> None:
         self.engine = engine
         self.allowed_channels = allowed_channels
         self.allowed_users = allowed_users
+        self.sweep_users = sweep_users  # empty: whoever may check may sweep
+        self.quota = Quota(limits) if limits is not None else None
+        self.lanes = Lanes() if limits is not None else None
 
-    def denial(self, asker: Asker) -> Denied | None:
+    def denial(self, asker: Asker, users: frozenset[str] | None = None) -> Denied | None:
+        """Why the asker may not (`users`: the people allowed instead of allowed_users), else None."""
+        users = self.allowed_users if users is None else users
         if self.allowed_channels and asker.channel not in self.allowed_channels:
-            return Denied(True, self.allowed_channels, self.allowed_users)
-        if self.allowed_users and asker.user not in self.allowed_users:
-            return Denied(False, self.allowed_channels, self.allowed_users)
+            return Denied(True, self.allowed_channels, users)
+        if users and asker.user not in users:
+            return Denied(False, self.allowed_channels, users)
         return None
+
+    def sweep_denial(self, asker: Asker) -> Denied | None:
+        """A sweep posts many customers' emails and payments: FPCHECK_SWEEP_USERS when set."""
+        return self.denial(asker, self.sweep_users or self.allowed_users)
+
+    # ------------------------------------------------------------------ a sweep (bot/slack/sweep.py)
+    def admit_sweep(self, asker: Asker, text: str, started: float, window: dict[str, object]) -> Denied | None:
+        """None when the asker may sweep now (it counts as one request against the limits); else why
+        not, with its audit line."""
+        denied = self.sweep_denial(asker)
+        refusal = denied or self.limit(asker)
+        if refusal is not None:
+            outcome: audit.Ending = "denied" if denied is not None else "limited"
+            detail = "not on the sweep allow-list" if denied is not None else "too many requests in the last minute"
+            self._record("sweep", new_ref(), asker, text, outcome, None, started, detail, window)
+        return refusal
+
+    def swept(
+        self, ref: str, asker: Asker, text: str, started: float, counts: dict[str, object], error: str | None = None
+    ) -> None:
+        """The sweep's one audit line, once run: its window and counts (never a customer's email), or
+        what went wrong (`error`)."""
+        self._record("sweep", ref, asker, text, "failed" if error else "delivered", None, started, error, counts)
+
+    def limit(self, asker: Asker) -> Denied | None:
+        """Count one request against the asker's and the channel's limits, or say why not."""
+        return self.quota.take(asker) if self.quota is not None else None
 
     # ------------------------------------------------------------------ the request, for every face
     def ask(
@@ -183,8 +300,12 @@ class Service:
 
     def admit(self, via: audit.Via, asker: Asker, text: Readout, started: float, gate: Gate) -> Request | None:
         """The request to run, or None once the gate has said why not: no query in the text (not
-        audited: nothing was asked), or not on the allow-list (audited as denied)."""
+        audited: nothing was asked, unless a button was pressed), not on the allow-list (audited as
+        denied), or over the per-user or per-channel limit (audited as limited)."""
         if text.query is None:
+            if via in ("button", "sweep_check"):  # a press always asks: its button held no query
+                self._record(via, new_ref(), asker, "", "failed", None, started,
+                             f"the button holds no email or cus_ id: {text.problem or 'empty'}")
             gate.unreadable(text.problem)
             return None
         denied = self.denial(asker)
@@ -193,11 +314,26 @@ class Service:
                          "not on the allow-list")
             gate.denied(denied)
             return None
+        limited = self.limit(asker)
+        if limited is not None and limited.limited is not None:
+            self._record(via, new_ref(), asker, text.query.raw, "limited", None, time.monotonic(),
+                         f"{'channel' if limited.channel else 'user'} ran {limited.limited.asked} in "
+                         f"{limited.limited.window:.0f} s")
+            gate.denied(limited)
+            return None
         return Request(via, asker, text.query, started)
 
     def serve(self, request: Request, renderer: Renderer, only: Iterable[str] | None = None) -> Report | None:
         """Run the admitted request within its deadline and have the renderer deliver the report, or
-        say it came too late or failed; then its one audit line.  The report delivered, else None."""
+        say it came too late or failed; then its one audit line.  The report delivered, else None
+        (None too, at once, for a request that waits its turn behind the asker's own: see Lanes)."""
+        if self.lanes is None:
+            return self._serve(request, renderer, only)
+        mine: list[Report | None] = []
+        self.lanes.run(request.asker.user or "", lambda: mine.append(self._serve(request, renderer, only)))
+        return mine[0] if mine else None
+
+    def _serve(self, request: Request, renderer: Renderer, only: Iterable[str] | None = None) -> Report | None:
         report: Report | None = None
         try:
             report = self._run(request, only)
@@ -268,12 +404,13 @@ class Service:
         report: Report | None,
         started: float,
         detail: str | None,
+        sweep: dict[str, object] | None = None,
     ) -> None:
         audit.record(ref=ref, via=via, user=asker.user, channel=asker.channel, team=asker.team, query=query,
-                     outcome=outcome, report=report, started=started, detail=detail)
+                     outcome=outcome, report=report, started=started, detail=detail, sweep=sweep)
 
 
 __all__ = [
-    "DELIVERED", "Asker", "Checker", "Delivery", "Denied", "Face", "Gate", "QueryError", "Read", "Readout",
-    "Renderer", "Request", "Service", "TooLate", "new_ref", "parse", "read",
+    "DELIVERED", "Asker", "Checker", "Delivery", "Denied", "Face", "Gate", "Limited", "Limits", "Quota",
+    "QueryError", "Read", "Readout", "Renderer", "Request", "Service", "TooLate", "new_ref", "parse", "read",
 ]

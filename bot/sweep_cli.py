@@ -7,12 +7,12 @@ Exit codes: 0 nothing looks lost, 1 something does (or the sweep could not read 
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import math
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -215,27 +215,38 @@ def _local(iso: str, tz: tzinfo) -> str:
 
 CSV_COLUMNS = ("payment_id", "paid_at", "amount", "currency", "query", "referral_id", "referral_state",
                "promoter", "cause", "status", "summary", "matched_by")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+# where a spreadsheet could start a formula: the cell's start (before = + - @, a tab, CR or LF) and
+# every line's start inside it (a CR or LF, then = + - @, a tab or another CR)
+_FORMULA_STARTS = re.compile(r"^(?=[=+\-@\t\r\n])|(?<=[\r\n])(?=[=+\-@\t\r])")
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
 
 
 def cell(value: object) -> str:
-    """A CSV cell a spreadsheet will not run: text starting with = + - @ (or a tab/CR) gets a
-    leading ' (OWASP's CSV-injection advice).  Strings come from Stripe and FirstPromoter."""
+    """A CSV cell a spreadsheet will not run: the cell, and each line in it, starting with = + - @ (or a
+    tab/CR) gets a leading ' (OWASP's CSV-injection advice).  Strings come from Stripe and FirstPromoter."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return _FORMULA_STARTS.sub("'", text)
+
+
+def csv_row(cells: Iterable[str]) -> str:
+    """One CSV row ending in LF, as csv.writer writes it, except that a cell with a CR is quoted too:
+    csv.writer leaves a lone CR bare when rows end in LF, and a spreadsheet takes it for a new row."""
+    return ",".join(_quoted(c) for c in cells) + "\n"
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if _NEEDS_QUOTES.search(text) else text
 
 
 def to_csv(result: SweepResult) -> str:
     from checks import money
 
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
+    rows = [csv_row(CSV_COLUMNS)]
     for lo in result.lost:
         p = lo.payment
         major = f"{p.amount / 10 ** money.exponent(p.currency):.{money.exponent(p.currency)}f}"
-        w.writerow([cell(v) for v in (
+        rows.append(csv_row(cell(v) for v in (
             p.id, p.paid_at, major, p.currency, lo.query, lo.referral.id, lo.referral.state, lo.referral.promoter,
             lo.verdict.check, lo.verdict.status.value, lo.verdict.summary, " ".join(lo.matched_by),
-        )])
-    return buf.getvalue()
+        )))
+    return "".join(rows)

@@ -12,18 +12,27 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.service import DELIVERED, Asker, Delivery, Denied, Request, Service, new_ref
+from bot.service import DELIVERED, Asker, Delivery, Denied, Request, Service
 from bot.slack.arrival import bound, just_ack, received
 from bot.slack.blocks import (
     RERUN_ACTION_ID,
     Rerun,
+    escape,
     failure_text,
     fallback_text,
     parent_blocks,
     parent_text,
     report_blocks,
 )
-from bot.slack.reply import denied_text, failure_reason, last_resort, note_of, respond_checked, too_late_text
+from bot.slack.reply import (
+    denied_text,
+    failure_reason,
+    last_resort,
+    note_of,
+    respond_checked,
+    tell_privately,
+    too_late_text,
+)
 from bot.slack.text import parse_command_text
 from checks.model import Report
 
@@ -59,9 +68,10 @@ class Again:
     reason = staticmethod(failure_reason)
 
     def unreadable(self, problem: str | None) -> None:
-        ref = new_ref()
-        log.warning("Run again pressed with an unreadable value (ref %s)", ref)
-        self._tell(failure_text(ref, self.rerun.query))
+        # not one of our buttons, or its query no longer reads (the service audited the press)
+        log.warning("Run again pressed with an unreadable value")
+        self._tell(f":warning: This button holds nothing fpcheck can check ({escape(problem or 'it is empty')}); "
+                   "ask with `/fpcheck EMAIL` instead.")
 
     def denied(self, denied: Denied) -> None:
         self._tell(denied_text(denied))
@@ -94,7 +104,8 @@ class Again:
         self._tell(failure_text(request.ref, request.query.raw))
 
     def _tell(self, text: str) -> None:
-        respond_checked(self.respond, text=text, response_type="ephemeral", replace_original=False)
+        if not tell_privately(self.respond, text):  # an answer before the run must not raise out of it
+            log.error("could not answer %s's Run again press", (self.body.get("user") or {}).get("id"))
 
 
 def _refresh_parent(client: WebClient, channel: str, rerun: Rerun, report: Report) -> None:

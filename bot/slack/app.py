@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from slack_sdk.http_retry.handler import RetryHandler
@@ -17,10 +18,11 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
 from bot import logs
-from bot.service import Checker, Service
+from bot.service import Checker, Limits, Service
 from bot.slack import actions, command, mention, sweep
 from bot.slack.arrival import RECEIVED
 from bot.slack.dedupe import MemorySeenStore, SeenStore
+from bot.slack.reply import Dropped, reply_address_ok
 from bot.slack.settings import SlackSettings
 from checks.settings import ConfigError
 
@@ -39,6 +41,8 @@ WORKERS = 16  # checks that may run at once; Bolt's default of 5 makes bursts qu
 SLACK_TIMEOUT = 10  # seconds per Slack Web API call
 RATE_LIMIT_RETRIES = 2
 MAX_RETRY_AFTER = 10  # seconds: a longer Retry-After fails the call instead of holding a worker
+LIMITS = Limits()  # per person and per channel, a minute (bot/service.py)
+Next = Callable[[], BoltResponse | None]  # what a Bolt middleware calls to go on
 
 
 class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
@@ -82,11 +86,13 @@ def build_app(
     *,
     executor: Executor | None = None,
     seen: SeenStore | None = None,
+    limits: Limits | None = LIMITS,
 ) -> App:
     """A Bolt app with fpcheck's listeners, for Socket Mode (SLACK_APP_TOKEN set) or HTTP.
 
     `client` defaults to one built from the settings; a given client gets the bounded rate-limit
-    retry added if it has none.  Raises ConfigError for settings that cannot work.
+    retry added if it has none.  `limits`: how often one person or channel may ask (None: no limit,
+    for benches).  Raises ConfigError for settings that cannot work.
     """
     if os.environ.get("SLACK_CLIENT_ID") and os.environ.get("SLACK_CLIENT_SECRET"):
         # Bolt would silently switch to multi-workspace OAuth mode and ignore the bot token
@@ -136,7 +142,46 @@ def build_app(
             return BoltResponse(status=200, body="")
         return next()
 
-    service = Service(engine, settings.allowed_channels, settings.allowed_users)
+    @app.middleware
+    def answer_a_request_once(request: BoltRequest, next: Next) -> BoltResponse | None:
+        # After signature verification.  Slack signs every delivery anew (a retry has its own
+        # timestamp), so a signature seen again is the same request replayed: answered once.
+        signature = (request.headers.get("x-slack-signature") or [None])[0]
+        if signature and not store.first_time("signature:" + signature):
+            log.warning("ignored a replayed Slack request (a signature already answered)")
+            return BoltResponse(status=200, body="")
+        return next()
+
+    @app.middleware
+    def only_this_workspace_and_app(context: BoltContext, body: dict, next_: Next) -> BoltResponse | None:
+        # The bot's workspace is what auth.test said of its token (Bolt asked at start-up); a request
+        # naming another (another org's user in a shared channel, an install elsewhere) or another app
+        # would get this workspace's customers' data.  An org-wide install matches on the org.  (next_:
+        # Bolt's other name for next, so the built-in next() stays usable here)
+        ours = context.authorize_result
+        app_id = body.get("api_app_id")
+        # Bolt's team (an event's installation) and the team the request says it came from
+        teams = {t for t in (context.team_id, body.get("team_id")) if isinstance(t, str) and t}
+        same_org = bool(ours and ours.enterprise_id and ours.enterprise_id == context.enterprise_id)
+        team = next((t for t in teams if ours and t != ours.team_id), None)
+        other_team = bool(ours and ours.team_id and team and not same_org)
+        other_app = bool(settings.app_id and isinstance(app_id, str) and app_id != settings.app_id)
+        if other_team or other_app:
+            log.warning("refused a request for %s %s", "workspace" if other_team else "app",
+                        str(team if other_team else app_id)[:40])
+            return BoltResponse(status=403, body="this fpcheck answers only its own workspace and app")
+        return next_()
+
+    @app.middleware
+    def replies_only_to_slack(context: BoltContext, next: Next) -> BoltResponse | None:
+        # respond() posts to whatever response_url the request names: only Slack's own (the report
+        # names a customer); anything else gets a respond() that sends nothing and logs it
+        url = context.response_url
+        if url and not reply_address_ok(url, settings.reply_origins):
+            context["respond"] = Dropped(url)
+        return next()
+
+    service = Service(engine, settings.allowed_channels, settings.allowed_users, settings.sweep_users, limits)
     sweep.register(app, service)  # `/fpcheck sweep ...` first: Bolt picks the first listener that matches
     command.register(app, service)
     mention.register(app, service)

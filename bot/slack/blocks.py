@@ -3,7 +3,9 @@
 Slack's limits are respected by cutting, and the cut says so: 50 blocks per message, 3,000
 characters per section, and roughly 12,000 characters of text per message (`msg_blocks_too_long`
 beyond that).  Everything that comes from outside (summaries, evidence values, emails) is escaped,
-so a customer named `<!channel>` cannot ping a channel.
+so a customer named `<!channel>` cannot ping a channel, and its invisible characters are shown as
+the terminal shows them; every mrkdwn text is `verbatim`, so Slack does not turn a bare URL,
+#channel or @here in a promoter's name into a link or a mention.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.visible import visible
 from checks.model import Report, Result, Status
 from checks.wording import MOST_LIKELY_CAUSE, verdict_words
 
@@ -39,8 +42,16 @@ CUT_NOTE = "… _(cut to fit Slack's message limits)_"
 
 
 def escape(text: str) -> str:
-    """Slack's mrkdwn escaping: only &, < and > are special (they start links and mentions)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Slack's mrkdwn escaping: only &, < and > are special (they start links and mentions).  Line
+    breaks become spaces and zero-width, bidi and control characters their escapes (`\\u202e`), as in
+    the terminal (bot/visible.py): an upstream name can neither fake a line nor reorder one."""
+    return visible(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mrkdwn(text: str) -> Block:
+    """A mrkdwn text object Slack takes as written: our own <links> and <@mentions> still work, but
+    it does not auto-link a bare URL or #channel, nor parse @here, in what came from upstream."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 def link(url: str | None, label: str) -> str:
@@ -165,11 +176,11 @@ def check_text(result: Result, *, full: bool = True) -> str:
 
 
 def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(text, MAX_SECTION_CHARS)}}
+    return {"type": "section", "text": mrkdwn(cut(text, MAX_SECTION_CHARS))}
 
 
 def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": cut(text, MAX_SECTION_CHARS)}]}
+    return {"type": "context", "elements": [mrkdwn(cut(text, MAX_SECTION_CHARS))]}
 
 
 def report_blocks(
@@ -184,7 +195,7 @@ def report_blocks(
     top: list[Block] = []
     if note:
         top.append({**_section(note), "block_id": NOTE_BLOCK_ID})
-    header = cut(f"fpcheck: {report.query}", MAX_HEADER_CHARS)
+    header = cut(f"fpcheck: {visible(report.query)}", MAX_HEADER_CHARS)
     top.append({"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}})
     top.append(_section(verdict_text(report)))
     top.append({"type": "divider"})
@@ -284,10 +295,11 @@ def failure_text(ref: str, query: str | None = None) -> str:
 
 
 def denial_text(
-    allowed_channels: frozenset[str], allowed_users: frozenset[str], *, channel_denied: bool
+    allowed_channels: frozenset[str], allowed_users: frozenset[str], *, channel_denied: bool, what: str = "fpcheck"
 ) -> str:
+    """Why the asker may not, and who may; `what` names what was refused ("A sweep")."""
     if channel_denied:
         where = ", ".join(f"<#{c}>" for c in sorted(allowed_channels))
         return f":no_entry: fpcheck runs only in {where}."
     who = ", ".join(f"<@{u}>" for u in sorted(allowed_users))
-    return f":no_entry: fpcheck can be run only by {who}. Ask one of them, or ask an admin to add you."
+    return f":no_entry: {what} can be run only by {who}. Ask one of them, or ask an admin to add you."

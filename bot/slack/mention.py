@@ -39,11 +39,15 @@ class InThread:
     rerun: bool = True
     reason = staticmethod(failure_reason)
 
+    def say(self, text: str) -> None:
+        """Whisper to the asker in the thread (the Check button's face has a second way)."""
+        whisper(self.client, self.asker, self.thread_ts, text)
+
     def unreadable(self, problem: str | None) -> None:
-        whisper(self.client, self.asker, self.thread_ts, usage_with(problem))
+        self.say(usage_with(problem))
 
     def denied(self, denied: Denied) -> None:
-        whisper(self.client, self.asker, self.thread_ts, denied_text(denied))
+        self.say(denied_text(denied))
 
     def deliver(self, request: Request, report: Report) -> Delivery:
         user = self.asker.user
@@ -57,7 +61,7 @@ class InThread:
         return DELIVERED
 
     def too_late(self, request: Request, waited: float) -> None:
-        whisper(self.client, self.asker, self.thread_ts, too_late_text(request.query.raw, waited))
+        self.say(too_late_text(request.query.raw, waited))
 
     def failed(self, request: Request) -> None:
-        whisper(self.client, self.asker, self.thread_ts, failure_text(request.ref, request.query.raw))
+        self.say(failure_text(request.ref, request.query.raw))

@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -43,16 +44,69 @@ def respond_checked(respond: Callable[..., Any], **kwargs: Any) -> None:
         )
 
 
-def whisper(client: WebClient, asker: Asker, thread_ts: str | None, text: str) -> None:
-    """An ephemeral message to the asker in the thread; logged, never raised, if Slack refuses."""
+def whisper(client: WebClient, asker: Asker, thread_ts: str | None, text: str) -> bool:
+    """An ephemeral message to the asker in the thread; False (logged, never raised) if Slack refuses."""
     try:
         client.chat_postEphemeral(channel=asker.channel or "", user=asker.user or "", thread_ts=thread_ts, text=text)
+        return True
     except (SlackApiError, OSError) as exc:
         log.warning("could not send an ephemeral message to %s: %s", asker.user, post_problem(exc))
+        return False
 
 
 def denied_text(denied: Denied) -> str:
+    if denied.limited is not None:
+        return limited_text(denied)
     return denial_text(denied.channels, denied.users, channel_denied=denied.channel)
+
+
+def limited_text(denied: Denied) -> str:
+    """The private answer to a request over the per-user or per-channel limit."""
+    lim = denied.limited
+    if lim is None:
+        return denied_text(denied)
+    who = "This channel" if denied.channel else "You"
+    per = "channel" if denied.channel else "person"
+    span = "minute" if lim.window == 60 else f"{lim.window:.0f} s"
+    return (
+        f":hourglass: {who} asked for {lim.asked} checks in the last {span}; wait {max(1, round(lim.wait))} s, "
+        f"then ask again. fpcheck runs at most {lim.asked} a {span} per {per}, so everyone's reports stay quick."
+    )
+
+
+def reply_address_ok(url: str, origins: tuple[str, ...]) -> bool:
+    """Whether a request's response_url points at one of `origins` (scheme://host[:port]) and hides
+    nothing else in its address (user info, which some clients take for the host; spaces)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError:
+        return False
+    if parts.username is not None or parts.password is not None or any(c.isspace() for c in url):
+        return False
+    return f"{parts.scheme}://{parts.netloc}".lower() in origins
+
+
+class Dropped:
+    """respond() for a request whose response_url is not Slack's: nothing is sent anywhere (a report
+    names a customer), the log says so, and the caller hears it as a failed delivery."""
+
+    def __init__(self, url: str) -> None:
+        self.host = (urlsplit(url).hostname or "?")[:100] if url else "?"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        log.warning("dropped a reply to a response_url on %s: not a Slack address", self.host)
+        raise DeliveryError(f"the request's response_url is not a Slack address ({self.host}); nothing was sent")
+
+
+def tell_privately(respond: Callable[..., Any], text: str) -> bool:
+    """An ephemeral answer through the response_url; False (logged) when Slack would not take it."""
+    try:
+        respond_checked(respond, text=text, response_type="ephemeral", replace_original=False)
+        return True
+    except (DeliveryError, OSError, ValueError) as exc:  # ValueError: Bolt's respond without a response_url
+        log.warning("could not answer through the response_url: %s", str(exc)[:200])
+        return False
 
 
 def too_late_text(query: str, waited: float) -> str:

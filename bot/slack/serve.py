@@ -1,7 +1,8 @@
 """`fpcheck serve`: run the Slack bot.
 
-Socket Mode when SLACK_APP_TOKEN is set (no public URL needed); otherwise HTTP on PORT (default
-3000) under gunicorn, with Slack's requests at /slack/events and a health check at /healthz.
+Socket Mode when SLACK_APP_TOKEN is set (no public URL needed), with a health check at /healthz on
+FPCHECK_HEALTH_PORT when that is set; otherwise HTTP on PORT (default 3000) under gunicorn, with
+Slack's requests at /slack/events and a health check at /healthz.
 Before serving it checks the configuration and asks Slack (auth.test) whether the token works and
 has every scope the code needs; any problem is one line on stderr and exit status 2.
 """
@@ -9,12 +10,14 @@ has every scope the code needs; any problem is one line on stderr and exit statu
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import socket
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from slack_bolt import App
@@ -23,6 +26,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import logs
+from bot.slack import intake
 from bot.slack.app import build_app, make_client
 from bot.slack.dedupe import MemorySeenStore, RedisSeenStore, SeenStore
 from bot.slack.preflight import preflight
@@ -36,7 +40,6 @@ log = logging.getLogger("fpcheck.serve")
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
-HTTP_THREADS = 8  # gunicorn threads answering Slack's requests; the checks run on the app's own pool
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -54,34 +57,38 @@ def wsgi_app(app: App) -> WSGIApp:
             start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "3")])
             return [b"ok\n"]
         if path == EVENTS_PATH:
-            return slack(environ, start_response)
+            return intake.slack_request(environ, start_response, slack)  # read within a time limit
         start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "10")])
         return [b"not found\n"]
 
     return application
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, hint: str = "set PORT to a free port") -> socket.socket:
     try:
         return socket.create_server((host, port), backlog=128)
     except OSError as exc:
-        raise ConfigError(
-            f"cannot listen on {host}:{port} ({exc.strerror or exc}); set PORT to a free port"
-        ) from None
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); {hint}") from None
 
 
-def run_http(sock: socket.socket, make_wsgi: Callable[[], WSGIApp]) -> int:
+def _ready(arbiter: Any) -> None:
+    # read back from gunicorn's own configuration: what it runs, not what was asked
+    log.info("gunicorn: %d worker process(es) x %d thread(s)", arbiter.cfg.workers, arbiter.cfg.threads)
+
+
+def run_http(sock: socket.socket, make_wsgi: Callable[[], WSGIApp], *, workers: int, threads: int) -> int:
     from gunicorn.app.base import BaseApplication
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            # one worker process, threads for concurrency: without FPCHECK_REDIS_URL the event
-            # dedupe is per process (bot/slack/dedupe.py); replicas behind a load balancer need Redis
+            # threads for concurrency, one worker process by default (FPCHECK_HTTP_WORKERS): without
+            # FPCHECK_REDIS_URL the event dedupe is per process (bot/slack/dedupe.py)
             options = {
                 "bind": [f"fd://{sock.fileno()}"],
-                "workers": 1,
-                "worker_class": "gthread",
-                "threads": HTTP_THREADS,
+                "workers": workers,
+                "worker_class": "bot.slack.intake.BoundedThreadWorker",  # gthread, reads bounded in time
+                "threads": threads,
+                "when_ready": _ready,
                 "timeout": 60,
                 "graceful_timeout": 20,
                 "errorlog": "-",
@@ -104,27 +111,83 @@ def run_http(sock: socket.socket, make_wsgi: Callable[[], WSGIApp]) -> int:
 # ---------------------------------------------------------------- Socket Mode
 
 
-def run_socket_mode(app: App, app_token: str) -> int:
+class HealthServer(ThreadingHTTPServer):
+    """GET /healthz on FPCHECK_HEALTH_PORT, since Socket Mode has no HTTP port of its own to ask:
+    200 "ok" as in HTTP mode while the Socket Mode connection is up, else 503 with a JSON reason.
+    It reports slack_sdk's own view: a connection Slack closes shows at once, one that dies silently
+    only when slack_sdk's pings give up on it (measured: about a minute)."""
+
+    daemon_threads = True  # a probe still being answered does not hold up the exit
+
+    def __init__(self, sock: socket.socket, connected: Callable[[], bool]) -> None:
+        # given a socket bind() made (a port in use is a start-up ConfigError, named as PORT's is),
+        # so HTTPServer's own bind, and its DNS look-up of the host name, are skipped
+        super().__init__(sock.getsockname()[:2], HealthHandler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = sock
+        self.connected = connected
+
+
+class HealthHandler(BaseHTTPRequestHandler):
+    server: HealthServer
+    timeout = 5  # a client that connects and sends nothing gives its thread back
+
+    def do_GET(self) -> None:
+        self._answer(body=True)
+
+    def do_HEAD(self) -> None:
+        self._answer(body=False)
+
+    def _answer(self, body: bool) -> None:
+        if self.path.partition("?")[0] != HEALTH_PATH:
+            status, kind, text = 404, "text/plain", b"not found\n"
+        elif self.server.connected():
+            status, kind, text = 200, "text/plain", b"ok\n"
+        else:  # connecting, or the connection dropped and slack_sdk is reconnecting
+            reason = "not connected to Slack in Socket Mode (connecting or reconnecting)"
+            status, kind, text = 503, "application/json", json.dumps({"ok": False, "reason": reason}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(text)))
+        self.end_headers()
+        if body:
+            self.wfile.write(text)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # a probe every few seconds would bury the log lines that matter
+
+
+def run_socket_mode(app: App, app_token: str, health_at: tuple[str, int] | None = None) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+    # bound before connecting, so a port in use stops the start; until connected it answers 503
+    health_sock = None if health_at is None else bind(
+        *health_at, hint="set FPCHECK_HEALTH_PORT to a free port (and FPCHECK_HEALTH_HOST to a local address)")
     handler = SocketModeHandler(app, app_token)
+    health = None if health_sock is None else HealthServer(health_sock, handler.client.is_connected)
+    if health is not None:
+        threading.Thread(target=health.serve_forever, name="fpcheck-health", daemon=True).start()
+        host, port = health.server_address[:2]
+        log.info("fpcheck: health check on http://%s:%d%s", host, port, HEALTH_PATH)
     try:
-        handler.connect()
-    except SlackApiError as exc:
-        handler.close()
-        raise ConfigError(
-            f"Slack rejected SLACK_APP_TOKEN ({exc.response.get('error')}): generate an app-level token "
-            "with the connections:write scope under Basic Information, and check Socket Mode is on"
-        ) from None
-    log.info("connected to Slack in Socket Mode; Ctrl-C to stop")
-    stop = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-    try:
+        try:
+            handler.connect()
+        except SlackApiError as exc:
+            raise ConfigError(
+                f"Slack rejected SLACK_APP_TOKEN ({exc.response.get('error')}): generate an app-level token "
+                "with the connections:write scope under Basic Information, and check Socket Mode is on"
+            ) from None
+        log.info("connected to Slack in Socket Mode; Ctrl-C to stop")
+        stop = threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
         stop.wait()
     finally:
         handler.close()
+        if health is not None:
+            health.shutdown()
+            health.server_close()
     return 0
 
 
@@ -240,12 +303,22 @@ def listen(prepared: Prepared, args: argparse.Namespace) -> int:
     slack, engine, client, seen = prepared.slack, prepared.engine, prepared.client, prepared.seen
     if slack.mode == "socket":
         app = build_app(slack, engine, client, seen=seen)
-        return run_socket_mode(app, slack.app_token() or "")
+        health_at = None if slack.fpcheck_health_port is None else (slack.fpcheck_health_host,
+                                                                     slack.fpcheck_health_port)
+        return run_socket_mode(app, slack.app_token() or "", health_at)
+    if slack.fpcheck_health_port is not None:
+        log.info("FPCHECK_HEALTH_PORT is for Socket Mode: in HTTP mode the health check is %s on PORT", HEALTH_PATH)
+    workers, threads = slack.fpcheck_http_workers, slack.fpcheck_http_threads
+    if workers > 1 and isinstance(seen, MemorySeenStore):
+        log.warning("FPCHECK_HTTP_WORKERS=%d without FPCHECK_REDIS_URL: each worker keeps its own record of "
+                    "answered Slack events (a retry may be answered twice) and its own rate budgets", workers)
     port = slack.port if args.port is None else args.port
     sock = bind(args.host, port)
     host, real_port = sock.getsockname()[:2]
-    log.info("fpcheck: HTTP on http://%s:%d%s (health check %s)", host, real_port, EVENTS_PATH, HEALTH_PATH)
-    return run_http(sock, lambda: wsgi_app(build_app(slack, engine, client, seen=seen)))
+    log.info("fpcheck: HTTP on http://%s:%d%s (health check %s; %d worker(s) x %d thread(s))",
+             host, real_port, EVENTS_PATH, HEALTH_PATH, workers, threads)
+    return run_http(sock, lambda: wsgi_app(build_app(slack, engine, client, seen=seen)),
+                    workers=workers, threads=threads)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

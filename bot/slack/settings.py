@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     field_validator,
 )
@@ -26,6 +28,10 @@ from checks.setting_values import clean_secret
 from checks.settings import ConfigError, Settings, config_error
 
 DEFAULT_SLACK_API_BASE_URL = "https://slack.com/api/"
+SLACK_REPLY_ORIGIN = "https://hooks.slack.com"  # every response_url Slack hands out is on this host
+DEFAULT_HTTP_WORKERS = 1  # one process: without FPCHECK_REDIS_URL the event dedupe is per process
+DEFAULT_HTTP_THREADS = 8
+DEFAULT_HEALTH_HOST = "127.0.0.1"
 _ID = re.compile(r"^[A-Z0-9]{2,32}$")  # Slack ids: C0123ABC, G..., D..., U..., W...
 
 
@@ -36,10 +42,22 @@ class SlackSettings(BaseModel):
     slack_signing_secret: SecretStr | None = None  # HTTP mode: Basic Information -> Signing Secret
     slack_app_token: SecretStr | None = None  # xapp- with connections:write: turns Socket Mode on
     slack_api_base_url: str = DEFAULT_SLACK_API_BASE_URL
+    slack_app_id: str | None = None  # Basic Information -> App ID: requests for another app are refused
     port: int = 3000
+    # HTTP mode under gunicorn: worker processes, and threads in each answering Slack's requests
+    # (the checks run on the app's own pool)
+    fpcheck_http_workers: int = DEFAULT_HTTP_WORKERS
+    fpcheck_http_threads: int = DEFAULT_HTTP_THREADS
+    # Socket Mode: /healthz on this port (unset: no health listener)
+    fpcheck_health_port: int | None = None
+    # loopback by default: only a check on the same host (the image's HEALTHCHECK) needs it; a probe
+    # from outside the container's network namespace (e.g. a Kubernetes kubelet) needs 0.0.0.0
+    fpcheck_health_host: str = DEFAULT_HEALTH_HOST
     # comma-separated Slack ids; empty means everyone / everywhere
     fpcheck_allowed_channels: str = ""
     fpcheck_allowed_users: str = ""
+    # who may run /fpcheck sweep (it posts many customers' emails and payments); empty: whoever may check
+    fpcheck_sweep_users: str = ""
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
     @classmethod
@@ -66,6 +84,14 @@ class SlackSettings(BaseModel):
             )
         return v
 
+    @field_validator("slack_app_id", mode="before")
+    @classmethod
+    def _app_id(cls, v: object) -> object:
+        text = "" if v is None else str(v).strip()
+        if text and not (_ID.match(text) and text.startswith("A")):
+            raise ValueError("must be the app's id, like A0123ABCD (Basic Information -> App ID)")
+        return text or None
+
     @field_validator("slack_api_base_url", mode="before")
     @classmethod
     def _base_url(cls, v: object) -> object:
@@ -86,7 +112,34 @@ class SlackSettings(BaseModel):
             raise ValueError("must be between 0 and 65535")
         return v
 
-    @field_validator("fpcheck_allowed_channels", "fpcheck_allowed_users", mode="before")
+    @field_validator("fpcheck_http_workers", "fpcheck_http_threads", mode="before")
+    @classmethod
+    def _positive_count(cls, v: object, info: ValidationInfo) -> object:
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return cls.model_fields[info.field_name or ""].default
+        text = str(v).strip()
+        if isinstance(v, bool) or not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
+            raise ValueError("must be a whole number of at least 1")
+        return int(text)
+
+    @field_validator("fpcheck_health_port", mode="before")
+    @classmethod
+    def _health_port(cls, v: object) -> object:
+        text = "" if v is None else str(v).strip()
+        if not text:
+            return None
+        if isinstance(v, bool) or not re.fullmatch(r"[0-9]+", text) or int(text) > 65535:
+            raise ValueError("must be a port number from 0 to 65535 (or unset: no health listener)")
+        return int(text)
+
+    @field_validator("fpcheck_health_host", mode="before")
+    @classmethod
+    def _health_host(cls, v: object) -> object:
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return DEFAULT_HEALTH_HOST
+        return v.strip() if isinstance(v, str) else v
+
+    @field_validator("fpcheck_allowed_channels", "fpcheck_allowed_users", "fpcheck_sweep_users", mode="before")
     @classmethod
     def _id_list(cls, v: object) -> object:
         if v is None:
@@ -113,6 +166,28 @@ class SlackSettings(BaseModel):
     @property
     def allowed_users(self) -> frozenset[str]:
         return frozenset(p for p in self.fpcheck_allowed_users.split(",") if p)
+
+    @property
+    def sweep_users(self) -> frozenset[str]:
+        """Who may sweep; empty: the same people as may check (allowed_users)."""
+        return frozenset(p for p in self.fpcheck_sweep_users.split(",") if p)
+
+    @property
+    def reply_origins(self) -> tuple[str, ...]:
+        """Where a request's response_url may point: Slack's own https://hooks.slack.com, and the
+        host of SLACK_API_BASE_URL when that is not Slack's (a stand-in the operator chose)."""
+        if self.slack_api_base_url == DEFAULT_SLACK_API_BASE_URL:
+            return (SLACK_REPLY_ORIGIN,)
+        base = urlsplit(self.slack_api_base_url)
+        return (SLACK_REPLY_ORIGIN, f"{base.scheme}://{base.netloc}".lower())
+
+    @property
+    def app_id(self) -> str | None:
+        """This app's id when the settings say it: SLACK_APP_ID, else inside the app-level token
+        (xapp-1-A0123ABCD-…); None: requests are not checked for it."""
+        parts = (self.app_token() or "").split("-")
+        in_token = parts[2] if len(parts) > 3 and _ID.match(parts[2]) and parts[2].startswith("A") else None
+        return self.slack_app_id or in_token
 
     def bot_token(self) -> str:
         if self.slack_bot_token is None:
