@@ -119,8 +119,8 @@ class Limits:
     """How many requests one person, and one channel, may have run in any `window` seconds.  One
     person's burst would otherwise fill the workers and hold everyone else's report for its length."""
 
-    per_user: int = 10
-    per_channel: int = 30
+    per_user: int = 10  # 0: no limit per person
+    per_channel: int = 30  # 0: no limit per channel
     window: float = 60.0
 
 
@@ -140,7 +140,7 @@ class Quota:
             mine = self._recent(("user", asker.user or ""), now)
             here = self._recent(("channel", asker.channel or ""), now)
             for runs, most, is_channel in ((mine, lim.per_user, False), (here, lim.per_channel, True)):
-                if len(runs) >= most:
+                if most and len(runs) >= most:
                     return Denied(is_channel, limited=Limited(len(runs), lim.window, runs[0] + lim.window - now))
             mine.append(now)
             here.append(now)

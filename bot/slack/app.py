@@ -41,7 +41,7 @@ WORKERS = 16  # checks that may run at once; Bolt's default of 5 makes bursts qu
 SLACK_TIMEOUT = 10  # seconds per Slack Web API call
 RATE_LIMIT_RETRIES = 2
 MAX_RETRY_AFTER = 10  # seconds: a longer Retry-After fails the call instead of holding a worker
-LIMITS = Limits()  # per person and per channel, a minute (bot/service.py)
+FROM_SETTINGS = Limits(per_user=-1)  # build_app's default: FPCHECK_USER_LIMIT / FPCHECK_CHANNEL_LIMIT
 Next = Callable[[], BoltResponse | None]  # what a Bolt middleware calls to go on
 
 
@@ -86,13 +86,13 @@ def build_app(
     *,
     executor: Executor | None = None,
     seen: SeenStore | None = None,
-    limits: Limits | None = LIMITS,
+    limits: Limits | None = FROM_SETTINGS,
 ) -> App:
     """A Bolt app with fpcheck's listeners, for Socket Mode (SLACK_APP_TOKEN set) or HTTP.
 
     `client` defaults to one built from the settings; a given client gets the bounded rate-limit
-    retry added if it has none.  `limits`: how often one person or channel may ask (None: no limit,
-    for benches).  Raises ConfigError for settings that cannot work.
+    retry added if it has none.  `limits`: how often one person or channel may ask (default: the
+    settings'; None: no limit, for benches).  Raises ConfigError for settings that cannot work.
     """
     if os.environ.get("SLACK_CLIENT_ID") and os.environ.get("SLACK_CLIENT_SECRET"):
         # Bolt would silently switch to multi-workspace OAuth mode and ignore the bot token
@@ -181,6 +181,8 @@ def build_app(
             context["respond"] = Dropped(url)
         return next()
 
+    if limits is FROM_SETTINGS:
+        limits = settings.limits
     service = Service(engine, settings.allowed_channels, settings.allowed_users, settings.sweep_users, limits)
     sweep.register(app, service)  # `/fpcheck sweep ...` first: Bolt picks the first listener that matches
     command.register(app, service)

@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_settings import SettingsConfigDict
 
+from bot.service import Limits
 from checks.setting_values import clean_secret
 from checks.settings import ConfigError, Settings, config_error
 
@@ -58,6 +59,10 @@ class SlackSettings(BaseModel):
     fpcheck_allowed_users: str = ""
     # who may run /fpcheck sweep (it posts many customers' emails and payments); empty: whoever may check
     fpcheck_sweep_users: str = ""
+    # checks one person, and one channel, may ask for in any minute (0: no limit); one person's burst
+    # would otherwise hold everyone else's report for its length
+    fpcheck_user_limit: int = 10
+    fpcheck_channel_limit: int = 30
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
     @classmethod
@@ -122,6 +127,16 @@ class SlackSettings(BaseModel):
             raise ValueError("must be a whole number of at least 1")
         return int(text)
 
+    @field_validator("fpcheck_user_limit", "fpcheck_channel_limit", mode="before")
+    @classmethod
+    def _limit(cls, v: object, info: ValidationInfo) -> object:
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return cls.model_fields[info.field_name or ""].default
+        text = str(v).strip()
+        if isinstance(v, bool) or not re.fullmatch(r"[0-9]+", text):
+            raise ValueError("must be a whole number of checks a minute (0: no limit)")
+        return int(text)
+
     @field_validator("fpcheck_health_port", mode="before")
     @classmethod
     def _health_port(cls, v: object) -> object:
@@ -171,6 +186,13 @@ class SlackSettings(BaseModel):
     def sweep_users(self) -> frozenset[str]:
         """Who may sweep; empty: the same people as may check (allowed_users)."""
         return frozenset(p for p in self.fpcheck_sweep_users.split(",") if p)
+
+    @property
+    def limits(self) -> Limits | None:
+        """The per-person and per-channel limits a minute; None when both are off."""
+        if not (self.fpcheck_user_limit or self.fpcheck_channel_limit):
+            return None
+        return Limits(per_user=self.fpcheck_user_limit, per_channel=self.fpcheck_channel_limit)
 
     @property
     def reply_origins(self) -> tuple[str, ...]:

@@ -6,20 +6,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from slack_harness import APP_ID, BOT_TOKEN, SIGNING_SECRET, Harness, all_text, event_envelope, mention
+from slack_harness import APP_ID, BOT_TOKEN, Harness, all_text, event_envelope, mention
 from stand_ins.slack_api import TEAM_ID, Call, SlackStandIn
 
-from bot.slack.app import build_app
 from bot.slack.reply import reply_address_ok
 from bot.slack.settings import load_slack_settings
-from checks.engine import Engine
 from checks.facts import Query
 from checks.model import Evidence, Report, Result, Status, verdict_for
 
@@ -124,13 +121,13 @@ def test_a_channel_has_a_limit_of_its_own(bot: Harness) -> None:
     assert "Checking" in bot.command("healthy@example.com", channel="C0ELSEWHERE", user="U0MANY99").json()["text"]
 
 
-@pytest.mark.skipif(not os.environ.get("FPCHECK_BENCH"), reason="the 'before' figure (minutes): FPCHECK_BENCH=1")
-def test_flood_before_limits(make_harness: Callable[..., Harness], slack: SlackStandIn, engine: Engine) -> None:
-    settings = load_slack_settings(_env_file=None, slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
-                                   slack_api_base_url=slack.api_url)
-    bot = make_harness(app=build_app(settings, engine, limits=None))
-    seconds, _ = flood_then_time_another(bot, slack, timeout=300)
-    print(f"\nanother user's report during a 100-command flood, without limits: {seconds:.2f} s")
+def test_the_limits_are_settings(make_harness: Callable[..., Harness]) -> None:
+    strict = make_harness(fpcheck_user_limit="3", fpcheck_channel_limit="0")
+    said = [strict.command("healthy@example.com", hook=f"s{i}").json()["text"] for i in range(4)]
+    assert ["Checking" in s for s in said] == [True, True, True, False]
+    assert said[3].startswith(":hourglass: You asked for 3 checks in the last minute")
+    off = make_harness(fpcheck_user_limit="0", fpcheck_channel_limit="0")
+    assert all("Checking" in off.command("healthy@example.com", hook=f"o{i}").json()["text"] for i in range(15))
 
 
 # ---------------------------------------------------------------- requests

@@ -32,7 +32,8 @@ from bot.slack.settings import load_slack_settings
 # what the `fpcheck` console script runs (bot.cli:run), so this is `fpcheck serve` itself
 FPCHECK = "import sys; from bot.cli import run; run()"
 ROOT = Path(__file__).resolve().parents[2]
-OURS = ("FPCHECK_HEALTH_PORT", "FPCHECK_HEALTH_HOST", "FPCHECK_HTTP_WORKERS", "FPCHECK_HTTP_THREADS")
+OURS = ("FPCHECK_HEALTH_PORT", "FPCHECK_HEALTH_HOST", "FPCHECK_HTTP_WORKERS", "FPCHECK_HTTP_THREADS",
+        "FPCHECK_USER_LIMIT")
 
 
 class SlackHangsUp(SocketModeStandIn):
@@ -222,6 +223,13 @@ def test_a_bad_worker_or_thread_count_is_one_line_and_exit_2(clean_sandbox, slac
     assert bot.proc.wait(timeout=30) == 2
     assert bot.stderr() == f"fpcheck serve: {name}: must be a whole number of at least 1\n"
     assert slack.calls == []  # named before anything was asked of Slack
+
+
+def test_a_bad_limit_is_one_line_and_exit_2(clean_sandbox, slack, serve) -> None:
+    bot = serve(child_env(clean_sandbox, slack, SLACK_SIGNING_SECRET=SIGNING_SECRET, PORT="0",
+                          FPCHECK_USER_LIMIT="ten"), "--host", "127.0.0.1")
+    assert bot.proc.wait(timeout=30) == 2
+    assert bot.stderr() == "fpcheck serve: FPCHECK_USER_LIMIT: must be a whole number of checks a minute (0: no limit)\n"
 
 
 def test_the_defaults_are_one_worker_and_eight_threads() -> None:
