@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true", help="print one JSON report per line")
     d.add_argument("-v", "--verbose", action="store_true", help="show every check's evidence")
     d.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    d.add_argument("--fp", choices=("v2", "v1"), default="v2",
+                   help="the FirstPromoter API the stand-in speaks: v2 (default) or v1 (legacy accounts)")
     ix = sub.add_parser("index", help="the promoter-campaign index: status, or refresh it now")
     ix.add_argument("action", nargs="?", choices=("status", "refresh"), default="status")
     ix.add_argument("--json", action="store_true", help="print one JSON object")
@@ -210,7 +212,8 @@ def _demo_sweep(argv: list[str]) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
-    return run_demo(args.scenario, as_json=args.json, list_only=args.list, verbose=args.verbose)
+    return run_demo(args.scenario, as_json=args.json, list_only=args.list, verbose=args.verbose,
+                    fp=getattr(args, "fp", "v2"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

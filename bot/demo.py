@@ -66,7 +66,7 @@ def summary_line(name: str, report: Report, *, name_width: int, width: int) -> T
 
 
 def run_demo(
-    names: Sequence[str], as_json: bool = False, list_only: bool = False, verbose: bool = False
+    names: Sequence[str], as_json: bool = False, list_only: bool = False, verbose: bool = False, fp: str = "v2"
 ) -> int:
     if list(names) == ["sweep"]:  # `fpcheck demo sweep`: a sweep over a seeded month
         import argparse
@@ -83,7 +83,7 @@ def run_demo(
             for part in textwrap.wrap(s.story, max(20, con.width - name_width - 2)):
                 con.print(Text(" " * (name_width + 2) + part, style="dim"), soft_wrap=True)
         return 0
-    with Sandbox() as sb:
+    with Sandbox(fp=fp) as sb:  # fp "v1": against the FirstPromoter v1 ("legacy") stand-in
         reports = ((s, Engine(sb.scenario_settings(s)).check(parse_query(s.email))) for s in chosen)
         if as_json:
             for s, report in reports:

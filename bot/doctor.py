@@ -54,11 +54,23 @@ def cmd_doctor(_args: argparse.Namespace) -> int:
         lines.append(check_stripe(settings, other=True))
     missing = [n for n, v in (("FIRSTPROMOTER_API_KEY", settings.firstpromoter_api_key),
                               ("FIRSTPROMOTER_ACCOUNT_ID", settings.firstpromoter_account_id)) if v is None]
-    if missing:
+    if settings.firstpromoter_v1:  # a legacy account: which kind of key it is, found by trying (checks/fp_kind.py)
+        from checks.fp_kind import detect_v1_key
+
+        found = detect_v1_key(settings)
+        lines.append(Line(found.ok, found.text))
+    elif missing:
         lines.append(Line(False, f"FirstPromoter: {' and '.join(missing)} not set (Settings → Integrations → "
                                  "Manage API Keys)"))
     else:
-        lines.append(check_firstpromoter(settings))
+        line = check_firstpromoter(settings)
+        if not line.ok and "(401)" in line.text:
+            from checks.fp_kind import rejected_v2_hint
+
+            line = Line(False, line.text + rejected_v2_hint(settings))
+        lines.append(line)
+        if settings.firstpromoter_v1_api_key is not None:
+            lines.append(Line(True, "FirstPromoter: FIRSTPROMOTER_V1_API_KEY is set but not used: the V2 key is"))
     if settings.fpcheck_redis_url:
         lines.append(check_redis(settings.fpcheck_redis_url, settings.fpcheck_timeout))
     if slack:

@@ -6,14 +6,15 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from checks import deadline, registry
+from checks import deadline, fp_version, registry
 from checks.cache import Cache
 from checks.campaigns import CampaignIndex
 from checks.facts import Facts, Query
 from checks.gather import Gatherer
-from checks.model import Report, verdict_for
+from checks.model import GUIDE_URL, Report, verdict_for
 from checks.settings import Settings
 from checks.sources.firstpromoter import FirstPromoterReader
+from checks.sources.firstpromoter_v1 import FirstPromoterV1Reader
 from checks.sources.stripe import StripeReader
 from checks.wiring import Wiring
 
@@ -41,10 +42,10 @@ class Engine:
         """Seconds one check may take (FPCHECK_DEADLINE)."""
         return self.settings.fpcheck_deadline
 
-    def _readers(self) -> tuple[StripeReader, FirstPromoterReader, StripeReader | None]:
+    def _readers(self) -> tuple[StripeReader, FirstPromoterReader | FirstPromoterV1Reader, StripeReader | None]:
         w = self.wiring
         other = w.stripe(StripeReader, other=True) if self.settings.stripe_other_mode_api_key is not None else None
-        return w.stripe(StripeReader), w.firstpromoter(FirstPromoterReader), other
+        return w.stripe(StripeReader), w.firstpromoter_source(), other
 
     def index_wait(self) -> float:
         """How long a run waits for a cold promoter-campaign index: half the deadline, and time
@@ -61,6 +62,8 @@ class Engine:
                 s.stripe_api_key.get_secret_value() if s.stripe_api_key else "",
                 s.firstpromoter_api_base,
                 s.firstpromoter_account_id or "",
+                *((s.firstpromoter_v1_api_base, s.firstpromoter_v1_api_key.get_secret_value())
+                  if s.firstpromoter_v1 and s.firstpromoter_v1_api_key else ()),
             )
         )
         pool = ThreadPoolExecutor(max_workers=RUN_WORKERS, thread_name_prefix="fpcheck-read")
@@ -89,7 +92,7 @@ class Engine:
             # never wait for reads the deadline gave up on: their HTTP timeouts are clamped to it
             pool.shutdown(wait=False, cancel_futures=True)
         calls = {"stripe": stripe.calls + (other.calls if other else 0), "firstpromoter": fp.calls + sum(index_calls)}
-        return facts, calls
+        return fp_version.mark(facts, self.wiring.fp_api_version), calls
 
     def check(self, query: Query, only: Iterable[str] | None = None) -> Report:
         started = time.monotonic()
@@ -102,4 +105,6 @@ class Engine:
             duration_ms=round((time.monotonic() - started) * 1000),
             calls=calls,
             setup_error=facts.setup_problem(),
+            fp_api_version=facts.fp.api_version,
+            guide_url=fp_version.guide_url(facts.fp.api_version, GUIDE_URL),
         )

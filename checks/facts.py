@@ -352,6 +352,8 @@ class FPFacts(Frozen):
     referral: Fetch[ReferralLookup] = fact("the FirstPromoter referral")
     promoter_campaigns: Fetch[CampaignIndex] = fact("FirstPromoter promoter campaigns")
     commissions: Fetch[tuple[Commission, ...]] = fact("FirstPromoter commissions")
+    # which API was read: "v1" (legacy; no import_events, no batches: no Fix button) or "v2" (checks/fp_version.py)
+    api_version: Literal["v1", "v2"] = "v2"
 
 
 # ---------------------------------------------------------------- the snapshot

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from enum import StrEnum
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -87,6 +87,7 @@ class Report(Frozen):
     checks: tuple[Result, ...]
     duration_ms: int = 0
     guide_url: str = GUIDE_URL
+    fp_api_version: Literal["v1", "v2"] = "v2"  # the FirstPromoter API read (checks/fp_version.py)
     calls: dict[str, int] = Field(default_factory=dict)
     # a configuration mistake the reads ran into (not part of the JSON): a terminal says it in one line
     setup_error: str | None = Field(default=None, exclude=True)

@@ -17,7 +17,7 @@ from functools import cache
 
 from checks.catalog import CHECKS
 from checks.facts import Facts
-from checks.model import Outcome, Result, Status
+from checks.model import Evidence, Outcome, Result, Status
 from checks.reconcile import reconcile
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,12 @@ def run_check(r: Check, facts: Facts) -> Result:
             status=Status.ERROR,
             summary=f"This check crashed ({type(exc).__name__}); the other checks are unaffected.",
         )
-    return Result(id=r.id, title=r.title, **out.model_dump(), cause=out.cause, symptom=out.symptom,
+    fields = out.model_dump()
+    # what the FirstPromoter API version did not report (checks/fp_version.py): never taken for "none"
+    notes = [t for need in r.needs if need.startswith("fp.") for t in facts.fetch(need).limits]
+    if notes:
+        fields["evidence"] = (*out.evidence, *(Evidence(label="Not examined", value=t) for t in dict.fromkeys(notes)))
+    return Result(id=r.id, title=r.title, **fields, cause=out.cause, symptom=out.symptom,
                   fallback=out.fallback)
 
 

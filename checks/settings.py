@@ -21,6 +21,7 @@ from checks.setting_values import (
 
 DEFAULT_STRIPE_API_BASE = "https://api.stripe.com"
 DEFAULT_FP_API_BASE = "https://api.firstpromoter.com/api/v2/company"
+DEFAULT_FP_V1_API_BASE = "https://firstpromoter.com/api/v1"
 
 class ConfigError(ValueError):
     """Missing or malformed configuration; `str(exc)` is one line naming the setting, never its value."""
@@ -35,6 +36,9 @@ class Settings(BaseSettings):
     firstpromoter_api_key: SecretStr | None = None
     firstpromoter_account_id: str | None = None
     firstpromoter_api_base: str = DEFAULT_FP_API_BASE
+    # a FirstPromoter v1 ("legacy") account: its V1 API key instead of the V2 key and Account ID (README)
+    firstpromoter_v1_api_key: SecretStr | None = None
+    firstpromoter_v1_api_base: str = DEFAULT_FP_V1_API_BASE
     fpcheck_expected_stripe_account: str | None = None
     fpcheck_expected_stripe_mode: Literal["live", "test"] | None = None
     # seconds: one upstream call (read timeout), and the whole run
@@ -73,17 +77,18 @@ class Settings(BaseSettings):
 
     @field_validator(
         "stripe_api_key", "stripe_other_mode_api_key", "firstpromoter_api_key", "firstpromoter_account_id",
-        "fpcheck_expected_stripe_account", "fpcheck_redis_url", mode="before",
+        "fpcheck_expected_stripe_account", "fpcheck_redis_url", "firstpromoter_v1_api_key", mode="before",
     )
     @classmethod
     def _clean(cls, v: object) -> object:
         return clean_secret(v)
 
-    @field_validator("stripe_api_base", "firstpromoter_api_base", mode="before")
+    @field_validator("stripe_api_base", "firstpromoter_api_base", "firstpromoter_v1_api_base", mode="before")
     @classmethod
     def _url(cls, v: object, info: ValidationInfo) -> object:
         if v is None or (isinstance(v, str) and not v.strip()):
-            return DEFAULT_STRIPE_API_BASE if info.field_name == "stripe_api_base" else DEFAULT_FP_API_BASE
+            return {"stripe_api_base": DEFAULT_STRIPE_API_BASE,
+                    "firstpromoter_v1_api_base": DEFAULT_FP_V1_API_BASE}.get(info.field_name or "", DEFAULT_FP_API_BASE)
         return http_url(v)
 
     @field_validator("fpcheck_timeout", "fpcheck_deadline")
@@ -114,6 +119,9 @@ class Settings(BaseSettings):
         fp_problem = firstpromoter_key_problem(self._secret(self.firstpromoter_api_key) or "")
         if fp_problem:
             raise ValueError(f"FIRSTPROMOTER_API_KEY {fp_problem}")
+        v1_problem = firstpromoter_key_problem(self._secret(self.firstpromoter_v1_api_key) or "")
+        if v1_problem:
+            raise ValueError(f"FIRSTPROMOTER_V1_API_KEY {v1_problem.replace('V2 API key', 'V1 (legacy) API key')}")
         main, other = self.stripe_key_mode, key_mode(self._secret(self.stripe_other_mode_api_key))
         if main and other and main == other:
             raise ValueError(f"STRIPE_OTHER_MODE_API_KEY must be a {'test' if main == 'live' else 'live'} key")
@@ -131,8 +139,14 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """The configured secrets, for the log filter to hide wherever they appear."""
-        values = [self.stripe_api_key, self.stripe_other_mode_api_key, self.firstpromoter_api_key]
+        values = [self.stripe_api_key, self.stripe_other_mode_api_key, self.firstpromoter_api_key,
+                  self.firstpromoter_v1_api_key]
         return [v.get_secret_value() for v in values if v is not None] + [self.fpcheck_redis_url or ""]
+
+    @property
+    def firstpromoter_v1(self) -> bool:
+        """A v1 ("legacy") account: FIRSTPROMOTER_V1_API_KEY set and no V2 key (checks/fp_kind.py)."""
+        return self.firstpromoter_v1_api_key is not None and self.firstpromoter_api_key is None
 
     @property
     def stripe_key_mode(self) -> Mode | None:
@@ -154,7 +168,7 @@ class Settings(BaseSettings):
                 ("FIRSTPROMOTER_API_KEY", self.firstpromoter_api_key),
                 ("FIRSTPROMOTER_ACCOUNT_ID", self.firstpromoter_account_id),
             )
-            if value is None
+            if value is None and not (self.firstpromoter_v1 and name.startswith("FIRSTPROMOTER_"))
         ]
         if missing:
             raise ConfigError(f"missing setting(s): {', '.join(missing)} (see README, Configuration)")

@@ -27,6 +27,7 @@ from checks.campaign_index import (
 from checks.ratelimit import Limiter, firstpromoter_limiter, stripe_limiter
 from checks.settings import Settings
 from checks.sources.firstpromoter import FirstPromoterReader
+from checks.sources.firstpromoter_v1 import FirstPromoterV1Reader
 from checks.sources.stripe import StripeReader
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,18 @@ def firstpromoter_reader(settings: Settings, kind: type[F], *, limiter: Limiter 
     )
 
 
+def firstpromoter_v1_reader(settings: Settings, *, limiter: Limiter | None = None,
+                            retries: int | None = None) -> FirstPromoterV1Reader:
+    """A reader of a FirstPromoter v1 ("legacy") account: FIRSTPROMOTER_V1_API_KEY, no account id."""
+    return FirstPromoterV1Reader(
+        _secret(settings.firstpromoter_v1_api_key),
+        settings.firstpromoter_v1_api_base,
+        timeout=settings.fpcheck_timeout,
+        limiter=limiter,
+        **({} if retries is None else {"retries": retries}),
+    )
+
+
 class Wiring:
     """One per process (the bot's engine, its sweeps, the digest and the watch share it).
 
@@ -89,12 +102,17 @@ class Wiring:
                                              _secret(s.stripe_api_key))
         self.other_limiter = stripe_limiter("live" if s.stripe_key_mode == "test" else "test", self.redis,
                                             s.stripe_api_base, _secret(s.stripe_other_mode_api_key))
-        self.fp_limiter = firstpromoter_limiter(self.redis, s.firstpromoter_api_base, s.firstpromoter_account_id or "")
+        # "v1": a legacy account (FIRSTPROMOTER_V1_API_KEY and no V2 key): the v1 reader everywhere a run reads
+        self.fp_api_version = "v1" if s.firstpromoter_v1 else "v2"
+        v1 = self.fp_api_version == "v1"
+        self.fp_limiter = (firstpromoter_limiter(self.redis, s.firstpromoter_v1_api_base, "v1") if v1 else
+                           firstpromoter_limiter(self.redis, s.firstpromoter_api_base, s.firstpromoter_account_id or ""))
         self.campaigns = CampaignIndexer(
             _index_store(s, cache, self.redis),
             s.fpcheck_cache_ttl,
-            functools.partial(self.firstpromoter, FirstPromoterReader),
-            scope=scope_of(s.firstpromoter_api_base, s.firstpromoter_account_id or "", _secret(s.firstpromoter_api_key)),
+            self.firstpromoter_source if v1 else functools.partial(self.firstpromoter, FirstPromoterReader),
+            scope=(scope_of(s.firstpromoter_v1_api_base, "v1", _secret(s.firstpromoter_v1_api_key)) if v1 else
+                   scope_of(s.firstpromoter_api_base, s.firstpromoter_account_id or "", _secret(s.firstpromoter_api_key))),
         )
 
     def stripe(self, kind: type[S], *, other: bool = False) -> S:
@@ -104,6 +122,12 @@ class Wiring:
 
     def firstpromoter(self, kind: type[F]) -> F:
         return firstpromoter_reader(self.settings, kind, limiter=self.fp_limiter)
+
+    def firstpromoter_source(self) -> FirstPromoterReader | FirstPromoterV1Reader:
+        """The reader of a run: v1 for a legacy account, else v2 (`fp_api_version` says which)."""
+        if self.fp_api_version == "v1":
+            return firstpromoter_v1_reader(self.settings, limiter=self.fp_limiter)
+        return self.firstpromoter(FirstPromoterReader)
 
 
 def _index_store(settings: Settings, cache: Cache | None, shared: Any | None) -> Store:

@@ -16,9 +16,12 @@ from sandbox.stripe_server import StripeStandIn
 class Sandbox:
     """`with Sandbox() as sb:` — both stand-ins on 127.0.0.1, seeded with every scenario."""
 
-    def __init__(self, latency: float = 0.0, *, month: bool = False) -> None:
+    def __init__(self, latency: float = 0.0, *, month: bool = False, fp: str = "v2") -> None:
         self.stripe = StripeStandIn()
-        self.fp = FirstPromoterStandIn()
+        self.fp_version = fp  # "v1": the FirstPromoter v1 ("legacy") stand-in (sandbox/fp_v1_server.py)
+        if fp == "v1" and month:
+            raise ValueError("the month of payments exists for v2 only")
+        self.fp: Any = _v1_standin() if fp == "v1" else FirstPromoterStandIn()
         self.latency = latency
         self.month = month  # a month of payments with lost commissions (sandbox/month_seed.py), for sweeps
         self.seeded_at = 0.0
@@ -31,7 +34,12 @@ class Sandbox:
             seed_month(self.stripe, self.fp, invoices=400, referrals=150, commissions=80, lost=12)
         else:
             seed_stripe(self.stripe, now=self.seeded_at)
-            seed_firstpromoter(self.fp, now=self.seeded_at)
+            if self.fp_version == "v1":
+                from sandbox.fp_v1_seed import seed_firstpromoter_v1
+
+                seed_firstpromoter_v1(self.fp, now=self.seeded_at)
+            else:
+                seed_firstpromoter(self.fp, now=self.seeded_at)
         self.stripe.start(stripe_port)
         try:
             self.fp.start(fp_port)
@@ -59,6 +67,16 @@ class Sandbox:
 
     def env(self) -> dict[str, str]:
         """The sandbox's settings as environment variables (what a user would put in .env)."""
+        if self.fp_version == "v1":  # a legacy account: the V1 key, no V2 key or Account ID
+            return {
+                "STRIPE_API_KEY": sc.STRIPE_TEST_KEY,
+                "STRIPE_API_BASE": self.stripe.url,
+                "STRIPE_OTHER_MODE_API_KEY": sc.STRIPE_LIVE_KEY,
+                "FIRSTPROMOTER_V1_API_KEY": sc.FP_V1_API_KEY,
+                "FIRSTPROMOTER_V1_API_BASE": f"{self.fp.url}/api/v1",
+                "FPCHECK_EXPECTED_STRIPE_ACCOUNT": sc.STRIPE_ACCOUNT_ID,
+                "FPCHECK_EXPECTED_STRIPE_MODE": "test",
+            }
         return {
             "STRIPE_API_KEY": sc.STRIPE_TEST_KEY,
             "STRIPE_API_BASE": self.stripe.url,
@@ -78,3 +96,9 @@ class Sandbox:
 
     def scenario_settings(self, scenario: sc.Scenario, **overrides: Any) -> Settings:
         return self.settings(**{k.lower(): v for k, v in scenario.env.items()}, **overrides)
+
+
+def _v1_standin() -> Any:
+    from sandbox.fp_v1_server import FirstPromoterV1StandIn
+
+    return FirstPromoterV1StandIn()

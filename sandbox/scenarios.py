@@ -18,6 +18,7 @@ STRIPE_ACCOUNT_ID = "acct_1FpcheckSandbox01"
 STRIPE_ACCOUNT_NAME = "Acme Analytics (sandbox)"
 FP_API_KEY = "fp_sandbox_key_0000000000000000"
 FP_ACCOUNT_ID = "acc_sandbox01"
+FP_V1_API_KEY = "fpv1_sandbox_key_00000000000000"  # the v1 ("legacy") stand-in's key (sandbox/fp_v1_server.py)
 
 # Promoter campaigns in the sandbox's FirstPromoter account (id -> tracking coupon).
 PC_ANA = 1001  # Ana Promoter, Main Campaign; coupon "ANA20" is a real Stripe Coupon id

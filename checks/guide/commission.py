@@ -15,6 +15,7 @@ from checks import states
 from checks.advice import FP_INTEGRATION, import_events_hint
 from checks.amounts import counting_payments, payment_url
 from checks.facts import Commission, Facts
+from checks.fp_version import unreported
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status, decide
 from checks.trail import (
@@ -152,7 +153,8 @@ _MISSING_CASES = (_referral_blocked, _before_the_referral, _a_guest, _its_amount
                   _not_received)
 
 
-def _recorded(latest: Payment, m: CommissionMatch, missed: list[Payment], evidence: tuple[Evidence, ...]) -> Outcome:
+def _recorded(latest: Payment, m: CommissionMatch, missed: list[Payment], evidence: tuple[Evidence, ...],
+              fraud_unreported: str | None = None) -> Outcome:
     older = f" ({len(missed)} earlier payment(s) have none: see the evidence)" if missed else ""
     recorded = (
         f"FirstPromoter recorded commission {describe_commission(m.commission, event=False)} for the latest "
@@ -163,6 +165,11 @@ def _recorded(latest: Payment, m: CommissionMatch, missed: list[Payment], eviden
         status, why, fix = doubt
         return Outcome(status=status, summary=f"{recorded}, but {why}{older}.", evidence=evidence,
                        remediation=fix, cause="fp.commission" if status is Status.FAIL else None)
+    if fraud_unreported and m.commission.fraud_check is None and m.commission.status != "approved":
+        return Outcome(status=Status.WARN, evidence=evidence, summary=(
+            f"{recorded}, but it is {m.commission.status or 'not approved'}: {fraud_unreported}, so fpcheck cannot "
+            f"tell whether it is held for review{older}."),
+            remediation="Open the reward in FirstPromoter to see whether it is flagged; approve or deny it there.")
     flag = states.judge("commission", "fraud_check", m.commission.fraud_check or "no_suspicion", "fp.commission")
     flagged = f"; it was {flag.says} ({m.commission.fraud_check}) and approved since" if flag.effect is states.Effect.OPEN else ""
     return Outcome(status=Status.PASS, summary=f"{recorded}{flagged}{older}.", evidence=evidence)
@@ -196,7 +203,8 @@ def check_commission(facts: Facts) -> Outcome:
         for c in ok_items(facts.fp.commissions) if c.id not in used
     ][:5]
     if latest.id in matches:
-        return _recorded(latest, matches[latest.id], missed, tuple(evidence))
+        return _recorded(latest, matches[latest.id], missed, tuple(evidence),
+                         unreported(facts, "commission.fraud_check"))
     if no_referral(facts):
         return Outcome(status=Status.SKIP, evidence=tuple(evidence),
                        summary="No commission, and none can be recorded: there is no FirstPromoter referral (see fp.referral).")

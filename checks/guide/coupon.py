@@ -15,6 +15,7 @@ from checks.advice import import_events_hint
 from checks.amounts import describe_discount
 from checks.campaigns import campaign_by_id, coupon_owners, still_building
 from checks.facts import Facts, PromoterCampaign, Referral, StripeInvoice
+from checks.fp_version import unreported
 from checks.links import Dashboard
 from checks.model import Evidence, Outcome, Status, decide
 from checks.trail import found_referral, only_customer_id, payments, signals
@@ -111,7 +112,8 @@ def _seen(facts: Facts) -> _Seen:
 def _not_in_use(s: _Seen) -> Outcome | None:
     if s.by_coupon or s.inv is not None:
         return None
-    how = f"the referral came in by {s.ref.entry_source}" if s.ref and s.ref.entry_source else "no referral came in by coupon"
+    how = f"the referral came in by {s.ref.entry_source}" if s.ref and s.ref.entry_source else (
+        unreported(s.facts, "entry_source") or "no referral came in by coupon")
     return Outcome(status=Status.SKIP, summary=f"Coupon tracking not in use here: {how} and no invoice carries a discount.")
 
 
@@ -182,6 +184,8 @@ def _not_a_coupon_id(s: _Seen) -> Outcome | None:
     severity = Status.FAIL if s.by_coupon else Status.WARN
     came_by = (s.ref.entry_source if s.ref else None) or "another way"
     aside = "" if s.by_coupon else f" This referral came in by {came_by}, so it is not why this sale was missed."
+    if not s.by_coupon and (v1 := unreported(s.facts, "entry_source")):  # not examined: never "another way"
+        aside = f" {v1}, so fpcheck cannot tell whether this is why this sale was missed."
     if not found.promotion_codes:
         return s.out(
             severity,
@@ -237,6 +241,14 @@ def _against_the_invoice(s: _Seen) -> Outcome | None:
             f"referral belongs to {s.name}: FirstPromoter may credit the other promoter.",
             OTHER_PROMOTER_FIX,
         )
+    if v1 := unreported(s.facts, "entry_source"):  # whether coupon tracking decides this sale is not known
+        return s.out(
+            Status.WARN,
+            f"The tracking coupon {described} of {s.name} is a Stripe Coupon id, but invoice {inv.id} used "
+            f"{s.used_text}. {v1}: if the referral came in by coupon, FirstPromoter cannot tie this sale to it.",
+            f"Check in FirstPromoter whether the referral came in by coupon; if so, make the promoter's checkout "
+            f"apply coupon {coupon.id}.",
+        )
     return s.out(
         Status.PASS,
         f"The tracking coupon {described} of {s.name} is a Stripe Coupon id. The invoice's {s.used_text} is no "
@@ -289,12 +301,14 @@ def check_unique(facts: Facts) -> Outcome:
         c.casefold() == tracking.casefold() for c in _invoice_coupons(inv)
     )
     listed = "; ".join(campaign_name(o) for o in others)
+    v1 = None if decisive else unreported(facts, "entry_source")
     return Outcome(
         status=Status.FAIL if decisive else Status.WARN,
         summary=(
             f"The tracking coupon {tracking} is set on {len(others) + 1} promoter campaigns: {name} and {listed}. "
             "FirstPromoter cannot tell which promoter a sale with it belongs to."
-            + ("" if decisive else " This referral did not come in by that coupon, so it is not why this sale was missed.")
+            + ("" if decisive else f" {v1}, so fpcheck cannot tell whether it is why this sale was missed." if v1
+               else " This referral did not come in by that coupon, so it is not why this sale was missed.")
         ),
         evidence=tuple(evidence),
         remediation=(
