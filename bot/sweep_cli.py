@@ -67,7 +67,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     tz = zone(settings.fpcheck_tz)
     window = parse_window(args.since, args.start, args.end, now=datetime.now(UTC), tz=tz)
-    settings.require_upstreams()
+    settings.require_sweepable()
     with progress_bar() as tick:
         result = Sweeper(settings, limit=args.limit).run(window, progress=tick)
     print_result(result, window, tz, as_json=args.json, as_csv=args.csv)

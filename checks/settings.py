@@ -173,6 +173,19 @@ class Settings(BaseSettings):
         if missing:
             raise ConfigError(f"missing setting(s): {', '.join(missing)} (see README, Configuration)")
 
+    def require_sweepable(self, what: str = "fpcheck sweep") -> None:
+        """Raise ConfigError for a v1 account: a sweep (and the digest and watch built on it) finds
+        commissions by their Stripe ids, a search FirstPromoter's v1 API does not have."""
+        self.require_upstreams()
+        if self.firstpromoter_v1:
+            raise ConfigError(v1_cannot_sweep(what))
+
+
+def v1_cannot_sweep(what: str) -> str:
+    return (f"{what} needs a FirstPromoter v2 account (FIRSTPROMOTER_API_KEY and FIRSTPROMOTER_ACCOUNT_ID): "
+            "it finds commissions by their Stripe ids, which FirstPromoter's v1 API cannot search; "
+            "on v1, check people one at a time (fpcheck check EMAIL)")
+
 
 def config_error(exc: ValidationError, first_of: Container[str] = ()) -> ConfigError:
     """The first problem of a settings ValidationError as one line naming the setting; a problem of a

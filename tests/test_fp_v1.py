@@ -307,3 +307,31 @@ def test_a_v1_account_whose_key_is_revoked_is_one_setup_line(v1) -> None:
     finally:
         v1.fp.api_keys.add(FP_V1_API_KEY)
     assert report.setup_error and "FIRSTPROMOTER_V1_API_KEY" in report.setup_error and "(401)" in report.setup_error
+
+
+# ---------------------------------------------------------------- sweeps need v2
+
+
+def v1_env(sb: Sandbox, **extra: str) -> dict[str, str]:
+    return {**sb.env(), **extra}
+
+
+def test_a_sweep_of_a_v1_account_says_it_needs_v2_in_one_line(v1) -> None:
+    from tests.test_cli import fpcheck
+
+    p = fpcheck("sweep", "--since", "7d", env=v1_env(v1))
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.startswith("fpcheck: fpcheck sweep needs a FirstPromoter v2 account (FIRSTPROMOTER_API_KEY")
+    assert "fpcheck check EMAIL" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("setting, named", [("FPCHECK_SWEEP_CHANNEL", "the digest"),
+                                            ("FPCHECK_WATCH_CHANNEL", "the payment watch")])
+def test_serve_with_the_digest_or_watch_on_a_v1_account_is_refused_at_start(v1, setting: str, named: str) -> None:
+    from tests.test_cli import fpcheck
+
+    env = v1_env(v1, SLACK_BOT_TOKEN="xoxb-1111-2222-fpcheckTestBotToken9f3a", SLACK_SIGNING_SECRET="s3cret-signing",
+                 SLACK_API_BASE_URL="http://127.0.0.1:9/api/", **{setting: "C0DIGEST"})
+    p = fpcheck("serve", "--check", env=env)
+    assert p.returncode == 2
+    assert f"{named} ({setting}) needs a FirstPromoter v2 account" in p.stderr

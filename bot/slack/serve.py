@@ -266,9 +266,18 @@ def start_jobs(prepared: Prepared) -> list[threading.Event]:
     from bot.watch import start as start_watch
 
     prepared.settings.validate_watch()  # a bad FPCHECK_WATCH_* is named at start-up, as the others are
+    jobs_need_v2(prepared.settings)
     started = (start_digest(prepared.engine, prepared.client, prepared.settings),
                start_watch(prepared.engine, prepared.client, prepared.settings))
     return [stop for stop in started if stop is not None]
+
+
+def jobs_need_v2(settings: ServeSettings) -> None:
+    """ConfigError when the digest or the watch is on for a FirstPromoter v1 account: both are sweeps."""
+    for what, on in (("the digest (FPCHECK_SWEEP_CHANNEL)", settings.digest_channel),
+                     ("the payment watch (FPCHECK_WATCH_CHANNEL)", settings.watch_channel)):
+        if on:
+            settings.require_sweepable(what)
 
 
 def check(settings: ServeSettings | None = None) -> int:
@@ -286,6 +295,7 @@ def _check(settings: ServeSettings) -> int:
     settings.require_transport()
     settings.require_upstreams()
     settings.validate_watch()  # a bad FPCHECK_WATCH_* is named here too
+    jobs_need_v2(settings)
     lines, identity = check_all(settings, settings, make_client(settings))
     for line in lines:
         print(f"fpcheck serve: {line.text}", file=sys.stdout if line.ok else sys.stderr)

@@ -42,6 +42,7 @@ from bot.slack.text import parse_command_text
 from bot.sweep_cli import EXAMPLES, HINTS, summary_line, usd
 from checks.model import Report
 from checks.query import QueryError
+from checks.settings import v1_cannot_sweep
 from checks.sweep.run import Sweeper, SweepResult
 from checks.sweep.window import Window, parse_since
 
@@ -141,6 +142,9 @@ def ack_sweep(service: Service, ack: Callable[..., Any], command: dict, context:
         window = parse_sweep(text)
     except QueryError as exc:
         ack(response_type="ephemeral", text=f":thinking_face: {escape(str(exc))}\n\n{USAGE}")
+        return
+    if getattr(getattr(service.engine, "settings", None), "firstpromoter_v1", False):
+        ack(response_type="ephemeral", text=f":information_source: {escape(v1_cannot_sweep('A sweep'))}")
         return
     started = received(context)
     refused = service.admit_sweep(asker, text[:100], started, window.to_json())
