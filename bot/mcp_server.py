@@ -31,7 +31,7 @@ from checks.catalog import CHECKS
 from checks.engine import Engine
 from checks.model import Report
 from checks.query import QueryError
-from checks.settings import ConfigError, Settings, load_settings
+from checks.settings import ConfigError, Settings, load_settings, v1_cannot_sweep
 from checks.sweep.run import Sweeper, SweepResult
 from checks.sweep.window import Window, parse_window, zone
 
@@ -186,6 +186,8 @@ def build_server(service: Service, settings: Settings) -> MCPServer:
         """The payments of a period whose commission looks lost, grouped by cause: the JSON of
         `fpcheck sweep --json`. It reads every payment, referral and commission of the period, so it
         takes a while on a busy account (progress is reported)."""
+        if settings.firstpromoter_v1:  # no commission search by Stripe id in v1
+            raise ToolError(v1_cannot_sweep("A sweep"))
         window = sweep_window(settings, since, from_date, to_date)
         if limit is not None and limit < 1:
             raise ToolError("limit must be 1 or more")

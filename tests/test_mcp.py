@@ -308,3 +308,16 @@ def test_a_crash_is_a_tool_error_quoting_the_reference_the_log_has(caplog: pytes
     assert line["via"] == "mcp" and line["outcome"] == "failed" and line["ref"] == ref
     assert line["query"] == "j***@example.com"
     assert any(ref in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+
+
+def test_a_v1_account_checks_and_its_sweep_says_it_needs_v2(tmp_path: Path) -> None:
+    got: dict[str, Any] = {}
+
+    async def session(client: Client) -> None:
+        got["check"] = await client.call_tool("check_customer", {"query": "healthy@example.com"})
+        got["sweep"] = await client.call_tool("sweep_payments", {"since": "7d"})
+
+    with Sandbox(fp="v1") as v1:
+        over_stdio(v1, tmp_path, session)
+    assert not got["check"].is_error and got["check"].structured_content["fp_api_version"] == "v1"
+    assert got["sweep"].is_error and "A sweep needs a FirstPromoter v2 account" in text(got["sweep"])
