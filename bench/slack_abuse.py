@@ -2,7 +2,8 @@
 by hand that prints figures beside the same server without the guard, measured in the same run.
 
   1. flood: one user sends FLOOD signed /fpcheck commands as fast as they are acknowledged, then
-     another user asks; seconds until that other user's report is posted.  With the default limits
+     another user asks; seconds until that other user is answered, and with what (the report, or
+     "too busy" when it waited in the queue past its deadline).  With the default limits
      (FPCHECK_USER_LIMIT=10, FPCHECK_CHANNEL_LIMIT=30) beside FPCHECK_USER_LIMIT=0 and
      FPCHECK_CHANNEL_LIMIT=0 (no limit).
   2. slow clients: SLOW connections sending a request a byte at a time (half in the headers, half in
@@ -42,15 +43,15 @@ def serve_env(sb: Sandbox, slack: SlackStandIn, **extra: str) -> dict[str, str]:
     return env
 
 
-def flood(sb: Sandbox, n: int, limited: bool) -> float:
+def flood(sb: Sandbox, n: int, limited: bool) -> tuple[float, str]:
     extra = {} if limited else {"FPCHECK_USER_LIMIT": "0", "FPCHECK_CHANNEL_LIMIT": "0"}
     with SlackStandIn(BOT_TOKEN) as slack, tempfile.TemporaryDirectory() as work:
         served = start_serve(serve_env(sb, slack, **extra), Path(work))
         try:
-            seconds, _ = flood_then_time_another(served.base, slack, n=n, timeout=300)
+            seconds, _, answer = flood_then_time_another(served.base, slack, n=n, timeout=300)
         finally:
             stop_serve(served.proc)
-    return seconds
+    return seconds, answer
 
 
 def slow(sb: Sandbox, n: int, bounded: bool) -> tuple[float, float]:
@@ -84,10 +85,12 @@ def main() -> int:
         unbounded = [slow(sb, args.slow, False) for _ in range(args.runs)]
     med = statistics.median
     print(f"fpcheck serve on 127.0.0.1, stand-in latency {args.latency:g} s, medians of {args.runs} runs\n")
-    print(f"another user's report after one user's {args.flood} commands:")
-    print(f"  with the limits (10 a minute a person, 30 a channel): {med(with_limits):6.2f} s")
-    print(f"  without (FPCHECK_USER_LIMIT=0, FPCHECK_CHANNEL_LIMIT=0): {med(without):6.2f} s"
-          f"   ratio {med(without) / med(with_limits):.1f}x")
+    print(f"another user's answer after one user's {args.flood} commands (what it was, in how long):")
+    for name, rows in (("with the limits (10 a minute a person, 30 a channel)", with_limits),
+                       ("without (FPCHECK_USER_LIMIT=0, FPCHECK_CHANNEL_LIMIT=0)", without)):
+        answers = sorted({a for _, a in rows})
+        print(f"  {name}: {med(s for s, _ in rows):6.2f} s  {'; '.join(answers)}")
+    print(f"  ratio {med(s for s, _ in without) / med(s for s, _ in with_limits):.1f}x")
     print(f"\n{args.slow} slow clients connected (a byte every 0.2 s), answer to:")
     print(f"  {'':24}{'/healthz':>10}{'command ack':>14}")
     for name, rows in (("bounded reads (2 s)", bounded), ("gunicorn's plain gthread", unbounded)):

@@ -18,8 +18,11 @@ from checks.model import Report
 
 logger = logging.getLogger("fpcheck.audit")
 
-# the entry point: /fpcheck, @fpcheck, Run again, the sweep's Check button, MCP, /fpcheck sweep
-Via = Literal["command", "mention", "button", "sweep_check", "mcp", "sweep"]
+# the entry point: /fpcheck, @fpcheck, Run again, the sweep's Check button, MCP, /fpcheck sweep; the
+# message shortcut, its picker's buttons, the Check a customer modal, the App Home (bot/slack/shortcuts.py...),
+# the re-check after a fix (bot/slack/fix.py)
+Via = Literal["command", "mention", "button", "sweep_check", "mcp", "sweep", "shortcut", "picker", "modal", "home",
+              "fix"]
 # expired: the request waited in the queue past its deadline, so it was not checked
 # limited: the asker (or the channel) had asked for too many in the last minute, so it was not run
 # how a run ended for the asker (the audit line's "outcome"); checks.model.Outcome is what a check returns

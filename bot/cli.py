@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true", help="print one JSON report per line")
     d.add_argument("-v", "--verbose", action="store_true", help="show every check's evidence")
     d.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    d.add_argument("--fix", action="store_true", help="repair each fixable scenario through the sandbox's "
+                   "FirstPromoter and check it again (see `fpcheck fix`)")
     d.add_argument("--fp", choices=("v2", "v1"), default="v2",
                    help="the FirstPromoter API the stand-in speaks: v2 (default) or v1 (legacy accounts)")
     ix = sub.add_parser("index", help="the promoter-campaign index: status, or refresh it now")
@@ -61,12 +63,14 @@ def _parser() -> argparse.ArgumentParser:
     mcp.add_argument("--http", action="store_true", help="serve streamable HTTP on 127.0.0.1 instead of stdio")
     mcp.add_argument("--port", type=_port, default=8000, help="the --http port on 127.0.0.1 (default 8000)")
     from bot.doctor import add_parser as add_doctor
+    from bot.fix_cli import add_parser as add_fix
     from bot.sandbox_cli import add_parser as add_sandbox
     from bot.sweep_cli import add_parser as add_sweep
 
     add_sweep(sub)
     add_sandbox(sub)
     add_doctor(sub)
+    add_fix(sub)
     return p
 
 
@@ -210,6 +214,10 @@ def _demo_sweep(argv: list[str]) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.fix:
+        from bot.fix_cli import run_fix_demo
+
+        return run_fix_demo(args.scenario)
     from bot.demo import run_demo
 
     return run_demo(args.scenario, as_json=args.json, list_only=args.list, verbose=args.verbose,
@@ -242,6 +250,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return cmd_check(args, started)
+        if args.command == "fix":
+            from bot.fix_cli import cmd_fix
+
+            return cmd_fix(args, started)
         return handlers[args.command](args)
     except _usage_errors() as exc:
         print(f"fpcheck: {exc}", file=sys.stderr)

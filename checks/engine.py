@@ -95,6 +95,10 @@ class Engine:
         return fp_version.mark(facts, self.wiring.fp_api_version), calls
 
     def check(self, query: Query, only: Iterable[str] | None = None) -> Report:
+        return self.diagnose(query, only)[0]
+
+    def diagnose(self, query: Query, only: Iterable[str] | None = None) -> tuple[Report, Facts]:
+        """The report and the facts it was judged from (a fix is planned from exactly what it saw)."""
         started = time.monotonic()
         facts, calls = self.gather(query)
         results = registry.run(facts, only=only)
@@ -107,4 +111,4 @@ class Engine:
             setup_error=facts.setup_problem(),
             fp_api_version=facts.fp.api_version,
             guide_url=fp_version.guide_url(facts.fp.api_version, GUIDE_URL),
-        )
+        ), facts

@@ -120,6 +120,9 @@ class FPCommissionRec:
     commission_type: str = "sale"
     is_self_referral: bool | None = False
     status_updated_at: float | None = None  # None: when it was created
+    # set by POST /commissions (sandbox/fp_writes.py): who added it by hand, and why
+    internal_note: str | None = None
+    created_by_user_email: str | None = None
 
 
 # ------------------------------------------------------------------------- helpers
@@ -488,15 +491,15 @@ class FirstPromoterStandIn(StandIn):
             "metadata": {},
             "is_self_referral": c.is_self_referral,
             "commission_type": c.commission_type,
-            "created_by_user_email": None,
-            "created_by_user_at": None,
+            "created_by_user_email": c.created_by_user_email,
+            "created_by_user_at": iso(c.created_at) if c.created_by_user_email else None,
             "sale_amount": c.sale_amount,
             "original_sale_amount": c.sale_amount,
             "original_sale_currency": c.currency,
             "event_id": c.event_id,
             "plan_id": None,
             "tier": 1,
-            "internal_note": None,
+            "internal_note": c.internal_note,
             "external_note": None,
             "unit": c.unit,
             "fraud_check": c.fraud_check,

@@ -28,6 +28,7 @@ class Request:
     form: list[tuple[str, str]]  # form-encoded body, if any
     headers: dict[str, str]  # lower-cased names
     at: float = field(default_factory=time.monotonic)
+    body: str = ""  # the raw body, for routes that take JSON (the FirstPromoter stand-in's writes)
 
     def param(self, name: str, default: str | None = None) -> str | None:
         for k, v in self.query + self.form:
@@ -199,6 +200,7 @@ class StandIn(LoopbackServer):
             query=parse_qsl(parts.query, keep_blank_values=True),
             form=form,
             headers={k.lower(): v for k, v in h.headers.items()},
+            body=raw,
         )
         with self._lock:
             self.requests.append(req)

@@ -16,12 +16,20 @@ from sandbox.stripe_server import StripeStandIn
 class Sandbox:
     """`with Sandbox() as sb:` — both stand-ins on 127.0.0.1, seeded with every scenario."""
 
-    def __init__(self, latency: float = 0.0, *, month: bool = False, fp: str = "v2") -> None:
+    def __init__(self, latency: float = 0.0, *, month: bool = False, writes: bool = False,
+                 import_seconds: float = 0.0, fp: str = "v2") -> None:
         self.stripe = StripeStandIn()
         self.fp_version = fp  # "v1": the FirstPromoter v1 ("legacy") stand-in (sandbox/fp_v1_server.py)
-        if fp == "v1" and month:
-            raise ValueError("the month of payments exists for v2 only")
+        if fp == "v1" and (month or writes):
+            raise ValueError("the month of payments and FirstPromoter's writes exist for v2 only")
         self.fp: Any = _v1_standin() if fp == "v1" else FirstPromoterStandIn()
+        # `fpcheck fix` against the sandbox: FirstPromoter's write routes (sandbox/fp_writes.py), its
+        # imports reading this Stripe stand-in's test mode, as FirstPromoter's integration is connected
+        self.writes = None
+        if writes:
+            from sandbox.fp_writes import enable_writes
+
+            self.writes = enable_writes(self.fp, self.stripe, mode="test", import_seconds=import_seconds)
         self.latency = latency
         self.month = month  # a month of payments with lost commissions (sandbox/month_seed.py), for sweeps
         self.seeded_at = 0.0

@@ -18,12 +18,14 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
 from bot import logs
-from bot.service import Checker, Limits, Service
-from bot.slack import actions, command, mention, sweep
+from bot.service import Checker, Limits
+from bot.slack import actions, command, fix, home, mention, modal, shortcuts, sweep
 from bot.slack.arrival import RECEIVED
 from bot.slack.dedupe import MemorySeenStore, SeenStore
+from bot.slack.history import Remembering, history_for
 from bot.slack.reply import Dropped, reply_address_ok
 from bot.slack.settings import SlackSettings
+from checks.fix.settings import FixSettings, load_fix_settings
 from checks.settings import ConfigError
 
 log = logging.getLogger("fpcheck.slack")
@@ -33,6 +35,8 @@ log = logging.getLogger("fpcheck.slack")
 #   chat:write         post the parent message and the threaded report, chat.update for Run again,
 #                      chat.postEphemeral for usage and denials after a mention
 #   app_mentions:read  receive app_mention
+# The shortcuts come with `commands`; views.open / views.publish (the modal, the App Home) and the
+# app_home_opened event need no scope; a report sent "only to me" is a chat:write DM.
 # Not requested on purpose: chat:write.public (a report naming a customer should only appear where
 # fpcheck was invited; elsewhere the asker gets it privately through the command's response_url).
 REQUIRED_SCOPES: frozenset[str] = frozenset({"commands", "chat:write", "app_mentions:read"})
@@ -87,6 +91,7 @@ def build_app(
     executor: Executor | None = None,
     seen: SeenStore | None = None,
     limits: Limits | None = FROM_SETTINGS,
+    fixes: FixSettings | None = None,
 ) -> App:
     """A Bolt app with fpcheck's listeners, for Socket Mode (SLACK_APP_TOKEN set) or HTTP.
 
@@ -183,9 +188,19 @@ def build_app(
 
     if limits is FROM_SETTINGS:
         limits = settings.limits
-    service = Service(engine, settings.allowed_channels, settings.allowed_users, settings.sweep_users, limits)
+    # Remembering: the Service, each delivered report also kept for the asker's App Home (bot/slack/history.py)
+    history = history_for(engine)
+    service = Remembering(engine, settings.allowed_channels, settings.allowed_users, settings.sweep_users, limits,
+                          history=history)
     sweep.register(app, service)  # `/fpcheck sweep ...` first: Bolt picks the first listener that matches
     command.register(app, service)
     mention.register(app, service)
     actions.register(app, service)
+    # the Fix… button and its modal (FPCHECK_ALLOW_FIXES; `fixes` None: read from the environment)
+    if fixes is None:  # fpcheck serve's settings hold them (one load); else read them here
+        fixes = settings if isinstance(settings, FixSettings) else load_fix_settings()
+    fix.register(app, service, engine, store, fixes)
+    shortcuts.register(app, service, store)  # Check with fpcheck (message shortcut) and its picker
+    modal.register(app, service, store, settings.reply_origins)  # Check a customer (global shortcut, modal)
+    home.register(app, service, home.Home(settings, engine, history, REQUIRED_SCOPES), store)  # App Home
     return app

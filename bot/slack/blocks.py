@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +105,11 @@ class Rerun:
             parent_ts=parent if isinstance(parent, str) else None,
             asked_by=asker if isinstance(asker, str) else None,
         )
+
+
+# Buttons drawn beside Run again by other modules: bot/slack/fix.py's "Fix…" under a failed report
+# when FPCHECK_ALLOW_FIXES is on (set each time an app is built)
+EXTRA_BUTTONS: list[Callable[[Report, Rerun], Block | None]] = []
 
 
 # ---------------------------------------------------------------- text pieces
@@ -212,7 +218,8 @@ def report_blocks(
                         "action_id": RERUN_ACTION_ID,
                         "text": {"type": "plain_text", "text": "Run again", "emoji": True},
                         "value": rerun.to_value(),
-                    }
+                    },
+                    *(e for draw in EXTRA_BUTTONS if (e := draw(report, rerun)) is not None),
                 ],
             }
         )

@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_settings import SettingsConfigDict
 
 from bot.service import Limits
+from checks.fix.settings import FixSettings
 from checks.setting_values import clean_secret
 from checks.settings import ConfigError, Settings, config_error
 
@@ -302,8 +303,9 @@ class WatchSettings(StateFileSettings):
             raise ConfigError("FPCHECK_WATCH_INTERVAL: give seconds between 5 and 3600")
 
 
-class ServeSettings(Settings, SlackSettings, DigestSettings, WatchSettings):
-    """Everything `fpcheck serve` reads, in one load: the engine, the Slack face, the digest, the watch."""
+class ServeSettings(Settings, SlackSettings, DigestSettings, WatchSettings, FixSettings):
+    """Everything `fpcheck serve` reads, in one load: the engine, the Slack face, the digest, the watch,
+    the fix flow."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 

@@ -122,9 +122,10 @@ def signed_command(base: str, slack: SlackStandIn, text: str = "healthy@example.
 
 
 def flood_then_time_another(base: str, slack: SlackStandIn, n: int = 100,
-                            timeout: float = 120.0) -> tuple[float, list[str]]:
+                            timeout: float = 120.0) -> tuple[float, list[str], str]:
     """`n` commands from one user, sent as fast as they are acknowledged, then another user's: the
-    seconds until that one's report is posted (bounded by `timeout`), and what the flooder was told."""
+    seconds until that one is answered (bounded by `timeout`), what the flooder was told, and what the
+    other user got ("report", or the text of a message in its place, e.g. "too busy")."""
     said = []
     for _ in range(n):
         _, status, body = timed(signed_command(base, slack, user="U0FLOOD"))
@@ -135,8 +136,11 @@ def flood_then_time_another(base: str, slack: SlackStandIn, n: int = 100,
     deadline = asked + timeout
     while time.monotonic() < deadline:
         with slack._cond:
-            if any(c.method == "chat.postMessage" and str(c.params.get("text", "")).startswith(
-                    "fpcheck no-referral@example.com") for c in slack.calls):
-                return time.monotonic() - asked, said
+            for c in slack.calls:
+                text = str(c.params.get("text", ""))
+                if c.method == "chat.postMessage" and text.startswith("fpcheck no-referral@example.com"):
+                    return time.monotonic() - asked, said, "report"
+                if "no-referral@example.com" in text and "too busy" in text:
+                    return time.monotonic() - asked, said, text[:80]
         time.sleep(0.02)
-    return float("inf"), said
+    return float("inf"), said, "nothing"

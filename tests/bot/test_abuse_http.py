@@ -58,7 +58,8 @@ def test_slow_clients_cannot_hold_the_threads(served: Served, slack: SlackStandI
 
 
 def test_one_user_s_flood_leaves_others_fast_on_serve(served: Served, slack: SlackStandIn) -> None:
-    seconds, said = flood_then_time_another(served.base, slack, n=40)
+    seconds, said, answer = flood_then_time_another(served.base, slack, n=40)
+    assert answer == "report"
     assert sum("Checking" in s for s in said) == 10  # FPCHECK_USER_LIMIT's default
     assert all(s.startswith(":hourglass: You asked for 10 checks") for s in said if "Checking" not in s)
     assert seconds < 5.0  # unlimited, the same flood holds it for the flood's length (bench/slack_abuse.py)

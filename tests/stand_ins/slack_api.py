@@ -8,7 +8,9 @@ records every call.  `POST /response/<id>` plays the command's response_url.  Wa
 `latency` (seconds) delays every answer, like Slack's own round trip, for benchmarks.
 `inject` makes a method misbehave at the HTTP level (slow, 5xx, 429 without Retry-After, a body
 that is not JSON), for the bot's fault tests.  `socket_mode` makes apps.connections.open accept an
-app-level token and hand out a WebSocket URL (slack_socket.py serves it).
+app-level token and hand out a WebSocket URL (slack_socket.py serves it).  views.open, views.update and
+views.publish keep the views they were sent (`views`, each user's `home`), answer Slack's view object
+(id, hash, empty state) and refuse, like Slack, a trigger_id used twice and a view over its limits.
 """
 
 from __future__ import annotations
@@ -75,6 +77,11 @@ class SlackStandIn(LoopbackServer):
         # hands out the WebSocket URL it answers (tests/stand_ins/slack_socket.py issue_url)
         self.app_token: str | None = None
         self.socket_url: Callable[[], str] | None = None
+        # views.open / views.update / views.publish: every view by id, each user's Home tab, and the
+        # trigger_ids already exchanged for a modal (Slack's triggers are single-use)
+        self.views: dict[str, dict[str, Any]] = {}
+        self.home: dict[str, dict[str, Any]] = {}  # user id -> the published home view
+        self._used_triggers: set[str] = set()
         self._cond = threading.Condition()
         self._ts = 1_700_000_000
 
@@ -306,6 +313,79 @@ class SlackStandIn(LoopbackServer):
             return 200, {"ok": False, "error": "user_not_in_channel"}, {}
         return 200, {"ok": True, "message_ts": self._next_ts()}, {}
 
+    # ------------------------------------------------------------------ views (modals, App Home)
+    def _view(self, v: Any, *, view_id: str | None = None, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The view object Slack answers with: what was sent, plus its id, hash and empty state."""
+        view = json.loads(v) if isinstance(v, str) else dict(v or {})
+        with self._cond:
+            self._ts += 1
+            n = self._ts
+        return {
+            **view,
+            "id": view_id or f"V{n:010d}",
+            "team_id": TEAM_ID,
+            "state": {"values": {}},
+            "hash": f"{n}.{n:08x}",
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "external_id": view.get("external_id", ""),
+            "root_view_id": (previous or {}).get("root_view_id") or view_id or f"V{n:010d}",
+            "previous_view_id": None,
+            "app_id": "A0FPCHECK",
+            "bot_id": BOT_ID,
+        }
+
+    def _m_views_open(self, p: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        trigger = p.get("trigger_id") or ""
+        view = p.get("view")
+        if not trigger:
+            return 200, {"ok": False, "error": "invalid_trigger_id"}, {}
+        with self._cond:
+            if trigger in self._used_triggers:
+                return 200, {"ok": False, "error": "exchanged_trigger_id"}, {}
+            self._used_triggers.add(trigger)
+        problem = _check_view(view, "modal")
+        if problem:
+            return 200, {"ok": False, "error": problem}, {}
+        opened = self._view(view)
+        with self._cond:
+            self.views[opened["id"]] = opened
+        return 200, {"ok": True, "view": opened}, {}
+
+    def _m_views_update(self, p: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        with self._cond:
+            old = self.views.get(p.get("view_id") or "") or next(
+                (v for v in self.views.values() if p.get("external_id") and v.get("external_id") == p["external_id"]),
+                None)
+        if old is None:
+            return 200, {"ok": False, "error": "not_found"}, {}
+        if p.get("hash") and p["hash"] != old["hash"]:
+            return 200, {"ok": False, "error": "hash_conflict"}, {}
+        problem = _check_view(p.get("view"), old.get("type", "modal"))
+        if problem:
+            return 200, {"ok": False, "error": problem}, {}
+        updated = self._view(p.get("view"), view_id=old["id"], previous=old)
+        with self._cond:
+            self.views[old["id"]] = updated
+        return 200, {"ok": True, "view": updated}, {}
+
+    def _m_views_publish(self, p: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        user = p.get("user_id") or ""
+        if not user:
+            return 200, {"ok": False, "error": "invalid_arguments"}, {}
+        with self._cond:
+            old = self.home.get(user)
+        if p.get("hash") and old is not None and p["hash"] != old["hash"]:
+            return 200, {"ok": False, "error": "hash_conflict"}, {}
+        problem = _check_view(p.get("view"), "home")
+        if problem:
+            return 200, {"ok": False, "error": problem}, {}
+        published = self._view(p.get("view"), view_id=old["id"] if old else None, previous=old)
+        with self._cond:
+            self.home[user] = published
+            self.views[published["id"]] = published
+        return 200, {"ok": True, "view": published}, {}
+
     def add_message(self, channel: str, text: str, user: str = "UHUMAN01") -> str:
         """A message a person wrote (e.g. the thread parent a mention replies under)."""
         ts = self._next_ts()
@@ -362,4 +442,24 @@ def _check_message(p: dict[str, Any]) -> str | None:
             return "invalid_blocks"
     if sum(len(_text_of(b)) for b in blocks) > 12_000:
         return "msg_blocks_too_long"
+    return None
+
+
+def _check_view(v: Any, kind: str) -> str | None:
+    """Slack's view limits, as views.open / views.update / views.publish enforce them."""
+    view = json.loads(v) if isinstance(v, str) else v
+    if not isinstance(view, dict) or view.get("type") != kind:
+        return "invalid_arguments"
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list) or len(blocks) > 100:
+        return "invalid_arguments"
+    if kind == "modal":
+        title = (view.get("title") or {}).get("text", "")
+        if not title or len(title) > 24:
+            return "invalid_arguments"
+        if any(b.get("type") == "input" for b in blocks) and not view.get("submit"):
+            return "invalid_arguments"  # a modal with inputs needs a submit button
+    for b in blocks:
+        if b.get("type") == "section" and len((b.get("text") or {}).get("text", "")) > 3000:
+            return "invalid_arguments"
     return None
