@@ -22,6 +22,7 @@ from checks.trail import (
     found_referral,
     guest_payments,
     lead_doubts,
+    match_commissions,
     payments,
     target_email,
     uid_customers,
@@ -108,7 +109,27 @@ def _only_in_the_other_mode(x: _Lead) -> Outcome | None:
 
 def _paid_as_a_guest(x: _Lead) -> Outcome | None:
     guests = guest_payments(x.facts)
-    return _guest(x.facts, x.email or "", guests, x.evidence) if not x.found and guests else None
+    if x.found or not guests:
+        return None
+    # a guest payment some commission names was credited after all (added by hand, as the fix
+    # says): the later guest payments are still at risk, so a warning, not a pass
+    credited = match_commissions(x.facts)
+    lost = [g for g in guests if g.id not in credited]
+    if lost:
+        return _guest(x.facts, x.email or "", lost, x.evidence)
+    p = guests[-1]
+    x.evidence += [Evidence(label="Credited all the same", value=f"{g.id}: commission #{credited[g.id].commission.id}")
+                   for g in guests[-5:]]
+    return x.out(
+        Status.WARN,
+        f"{x.email} paid as a guest (no Stripe customer), which FirstPromoter cannot match by itself; "
+        f"{'each guest payment has' if len(guests) > 1 else 'the payment has'} a commission all the same "
+        f"(the latest, {p.id}: commission #{credited[p.id].commission.id}, {credited[p.id].how}), "
+        "so it was most likely added by hand. "
+        "The next guest payment will be missed the same way.",
+        "Make checkout create a customer (customer_creation: always on Checkout Sessions; Payment Links: "
+        "\"Create customers\" on), so FirstPromoter matches later payments by itself.",
+    )
 
 
 def _nobody_carries_it(x: _Lead) -> Outcome | None:
