@@ -25,16 +25,26 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--fp-port", type=int, default=0, metavar="N", help="port of the FirstPromoter stand-in (default: any free one)")
     s.add_argument("--month", action="store_true",
                    help="seed a month of payments with lost commissions (for `fpcheck sweep`) instead of the scenarios")
+    s.add_argument("--fixes", action="store_true",
+                   help="let the FirstPromoter stand-in take the fix flow's writes and set FPCHECK_ALLOW_FIXES=true "
+                        "(for `fpcheck fix --apply`)")
+    s.add_argument("--fp", choices=("v2", "v1"), default="v2",
+                   help="the FirstPromoter API the stand-in speaks: v2 (default) or v1 (legacy accounts)")
     s.add_argument("--for", dest="seconds", type=float, metavar="SECONDS", help="stop after this long (default: Ctrl-C)")
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from sandbox.runner import Sandbox
 
-    sb = Sandbox(month=args.month)
+    if args.fp == "v1" and (args.month or args.fixes):
+        from checks.settings import ConfigError
+
+        raise ConfigError("sandbox: --month and --fixes exist for FirstPromoter v2 only (v1 has no commission "
+                          "search by Stripe id and no import API)")
+    sb = Sandbox(month=args.month, writes=args.fixes, fp=args.fp)
     sb.start(stripe_port=args.stripe_port, fp_port=args.fp_port)
     try:
-        env = sb.env()
+        env = {**sb.env(), **({"FPCHECK_ALLOW_FIXES": "true"} if args.fixes else {})}
         if args.env_file:
             path = Path(args.env_file)
             path.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
@@ -57,6 +67,10 @@ def _hint(sb: Any, args: argparse.Namespace) -> str:
             "start it as `fpcheck sandbox > sandbox.env &` and run `. ./sandbox.env` in the shell you use")
     tries = ("fpcheck sweep --since 31d" if args.month else
              "fpcheck check healthy@example.com, fpcheck check trial@example.com, fpcheck sweep, fpcheck index")
+    if args.fp == "v1":
+        tries = "fpcheck check healthy@example.com, fpcheck check uid-mismatch@example.com, fpcheck doctor"
+    if args.fixes:
+        tries += ", fpcheck fix uid-mismatch@example.com (then --apply --yes, and check it again after a moment)"
     return (f"fpcheck sandbox: Stripe stand-in at {sb.stripe.url}, FirstPromoter stand-in at {sb.fp.url}. "
             f"To use them, {load}; then try {tries} (`fpcheck demo --list` names every seeded customer). "
             "Ctrl-C stops the sandbox.")

@@ -56,6 +56,35 @@ def test_the_sandbox_runs_until_stopped_and_every_command_works_against_it(tmp_p
     assert "wrote the settings to .env" in out and "Ctrl-C stops the sandbox" in err
 
 
+def test_a_repair_can_be_tried_in_the_sandbox_with_fixes(tmp_path: Path) -> None:
+    sandbox = subprocess.Popen([sys.executable, "-m", "bot.cli", "sandbox", "--fixes", "--env-file", ".env",
+                                "--for", "120"], env=_env(), cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        env_file = tmp_path / ".env"
+        for _ in range(100):  # bounded: the stand-ins start in well under a second
+            if env_file.exists() and "FPCHECK_ALLOW_FIXES=true" in env_file.read_text():
+                break
+            time.sleep(0.1)
+        before = fpcheck("check", "uid-mismatch@example.com", cwd=tmp_path)
+        assert before.returncode == 1
+        plan = fpcheck("fix", "uid-mismatch@example.com", cwd=tmp_path)
+        assert plan.returncode == 0 and "PUT /referrals/5009" in plan.stdout, plan.stdout + plan.stderr
+        applied = fpcheck("fix", "uid-mismatch@example.com", "--apply", "--yes", cwd=tmp_path)
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        after = fpcheck("check", "uid-mismatch@example.com", "--json", cwd=tmp_path)
+        assert json.loads(after.stdout)["verdict"]["status"] == "pass", after.stdout
+    finally:
+        sandbox.send_signal(signal.SIGINT)
+        sandbox.communicate(timeout=10)
+    assert sandbox.returncode == 0
+
+
+def test_a_v1_sandbox_says_what_it_cannot_do() -> None:
+    p = fpcheck("sandbox", "--fp", "v1", "--fixes")
+    assert p.returncode == 2 and p.stderr.strip().endswith("no import API)") and len(p.stderr.splitlines()) == 1
+
+
 def test_the_sandbox_prints_export_lines_a_shell_can_source() -> None:
     p = fpcheck("sandbox", "--for", "0.5")
     assert p.returncode == 0
