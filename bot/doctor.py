@@ -33,7 +33,7 @@ def _slack_configured() -> bool:
 
 
 def cmd_doctor(_args: argparse.Namespace) -> int:
-    from bot.slack.doctor import Line, check_firstpromoter, check_redis, check_stripe
+    from bot.slack.doctor import Line, engine_lines
     from checks.settings import load_settings
 
     slack = _slack_configured()
@@ -45,34 +45,7 @@ def cmd_doctor(_args: argparse.Namespace) -> int:
     else:
         settings = load_settings()
     logs.hide(*settings.secret_values())
-    lines: list[Line] = []
-    if settings.stripe_api_key is None:
-        lines.append(Line(False, "Stripe: STRIPE_API_KEY is not set (a restricted read-only key: see README)"))
-    else:
-        lines.append(check_stripe(settings))
-    if settings.stripe_other_mode_api_key is not None:
-        lines.append(check_stripe(settings, other=True))
-    missing = [n for n, v in (("FIRSTPROMOTER_API_KEY", settings.firstpromoter_api_key),
-                              ("FIRSTPROMOTER_ACCOUNT_ID", settings.firstpromoter_account_id)) if v is None]
-    if settings.firstpromoter_v1:  # a legacy account: which kind of key it is, found by trying (checks/fp_kind.py)
-        from checks.fp_kind import detect_v1_key
-
-        found = detect_v1_key(settings)
-        lines.append(Line(found.ok, found.text))
-    elif missing:
-        lines.append(Line(False, f"FirstPromoter: {' and '.join(missing)} not set (Settings → Integrations → "
-                                 "Manage API Keys)"))
-    else:
-        line = check_firstpromoter(settings)
-        if not line.ok and "(401)" in line.text:
-            from checks.fp_kind import rejected_v2_hint
-
-            line = Line(False, line.text + rejected_v2_hint(settings))
-        lines.append(line)
-        if settings.firstpromoter_v1_api_key is not None:
-            lines.append(Line(True, "FirstPromoter: FIRSTPROMOTER_V1_API_KEY is set but not used: the V2 key is"))
-    if settings.fpcheck_redis_url:
-        lines.append(check_redis(settings.fpcheck_redis_url, settings.fpcheck_timeout))
+    lines: list[Line] = engine_lines(settings)
     if slack:
         lines += _slack_lines(settings)
     else:

@@ -8,6 +8,8 @@ diagnosis, and a retry would only hide a flaky dependency.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import NamedTuple
 
 from slack_sdk import WebClient
@@ -16,6 +18,8 @@ from bot.slack.settings import SlackSettings
 from checks import deadline
 from checks.settings import ConfigError, Settings
 from checks.sources import SourceError
+
+log = logging.getLogger("fpcheck.doctor")
 
 
 class Line(NamedTuple):
@@ -74,7 +78,55 @@ def check_redis(url: str, timeout: float) -> Line:
         shared_redis(url, required=True, timeout=min(2.0, timeout))
     except ConfigError as exc:  # never echoes the URL: it may hold a password
         return Line(False, str(exc))
-    return Line(True, "Redis ok: FPCHECK_REDIS_URL answers (shared event dedupe and cache)")
+    return Line(True, "Redis ok: FPCHECK_REDIS_URL answers (shared event dedupe, cache and history)")
+
+
+def engine_lines(settings: Settings) -> list[Line]:
+    """What `fpcheck doctor` says of Stripe, FirstPromoter and Redis, one line each (the App Home
+    shows the same lines)."""
+    lines: list[Line] = []
+    if settings.stripe_api_key is None:
+        lines.append(Line(False, "Stripe: STRIPE_API_KEY is not set (a restricted read-only key: see README)"))
+    else:
+        lines.append(_guarded("Stripe", lambda: check_stripe(settings)))
+    if settings.stripe_other_mode_api_key is not None:
+        lines.append(_guarded("Stripe (other mode)", lambda: check_stripe(settings, other=True)))
+    lines.append(_guarded("FirstPromoter", lambda: firstpromoter_line(settings)))
+    if settings.fpcheck_redis_url:
+        url = settings.fpcheck_redis_url
+        lines.append(_guarded("Redis", lambda: check_redis(url, settings.fpcheck_timeout)))
+    return lines
+
+
+def firstpromoter_line(settings: Settings) -> Line:
+    """The FirstPromoter line: a v1 key's kind found by trying (checks/fp_kind.py), a missing v2
+    setting named, or the v2 read (with a hint when a rejected key is a v1 key)."""
+    missing = [n for n, v in (("FIRSTPROMOTER_API_KEY", settings.firstpromoter_api_key),
+                              ("FIRSTPROMOTER_ACCOUNT_ID", settings.firstpromoter_account_id)) if v is None]
+    if settings.firstpromoter_v1:
+        from checks.fp_kind import detect_v1_key
+
+        found = detect_v1_key(settings)
+        return Line(found.ok, found.text)
+    if missing:
+        return Line(False, f"FirstPromoter: {' and '.join(missing)} not set (Settings → Integrations → "
+                           "Manage API Keys)")
+    line = check_firstpromoter(settings)
+    if not line.ok and "(401)" in line.text:
+        from checks.fp_kind import rejected_v2_hint
+
+        line = Line(False, line.text + rejected_v2_hint(settings))
+    if line.ok and settings.firstpromoter_v1_api_key is not None:
+        line = Line(True, line.text + "; FIRSTPROMOTER_V1_API_KEY is set but not used: the V2 key is")
+    return line
+
+
+def _guarded(label: str, read: Callable[[], Line]) -> Line:
+    try:
+        return read()
+    except Exception as exc:  # a bug or a library's surprise: one line, never a broken doctor or home
+        log.warning("%s could not be checked (%s)", label, type(exc).__name__)
+        return Line(False, f"{label}: could not be checked ({type(exc).__name__})")
 
 
 def check_all(slack: SlackSettings, settings: Settings, client: WebClient) -> tuple[list[Line], dict[str, object]]:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -28,6 +28,7 @@ from bot.service import Asker, Denied, Service
 from bot.slack.arrival import just_ack, received
 from bot.slack.blocks import Block, cut, denial_text, escape, mrkdwn
 from bot.slack.dedupe import SeenStore
+from bot.slack.doctor import Line, engine_lines
 from bot.slack.history import Entry, History
 from bot.slack.modal import open_modal
 from bot.slack.reply import last_resort, post_problem
@@ -43,11 +44,6 @@ STATUS_TTL = 60.0  # seconds the dependency lines are reused: opening the home i
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,30}$")
 _STATUS = {"pass": ":white_check_mark:", "fail": ":x:", "warn": ":warning:", "error": ":exclamation:",
            "skip": ":heavy_minus_sign:"}
-
-
-class Line(NamedTuple):
-    ok: bool
-    text: str
 
 
 def register(app: App, service: Service, home: Home, seen: SeenStore) -> None:
@@ -143,12 +139,7 @@ class Home:
         if s is None:
             lines.append(Line(False, "Stripe and FirstPromoter: this fpcheck has no engine settings to show"))
         else:
-            lines.append(_guarded("Stripe", lambda: stripe_line(s)))
-            if s.stripe_other_mode_api_key is not None:
-                lines.append(_guarded("Stripe (other mode)", lambda: stripe_line(s, other=True)))
-            lines.append(_guarded("FirstPromoter", lambda: firstpromoter_line(s)))
-            if s.fpcheck_redis_url:
-                lines.append(_guarded("Redis", lambda: redis_line(s.fpcheck_redis_url or "", s.fpcheck_timeout)))
+            lines += engine_lines(s)  # what `fpcheck doctor` says
         with self._lock:
             self._status, self._status_at = lines, time.monotonic()
         return lines
@@ -211,67 +202,6 @@ class Home:
         read = (f"Stripe's events read up to {datetime.fromtimestamp(cursor, UTC):%Y-%m-%d %H:%M} UTC"
                 if cursor else "not polled yet")
         return f"{head}; {read}; {waiting} payment{'s' if waiting != 1 else ''} waiting to be checked"
-
-
-# ---------------------------------------------------------------- the reads `fpcheck doctor` makes
-# (bot/slack/doctor.py has them too; imported from there, its Slack line would tie this module to
-# app.py through preflight.py, an import cycle)
-
-
-def stripe_line(settings: Settings, *, other: bool = False) -> Line:
-    from checks import deadline
-    from checks.sources import SourceError
-    from checks.sources.stripe import StripeReader
-    from checks.wiring import stripe_reader
-
-    label = "Stripe (other mode)" if other else "Stripe"
-    if (settings.stripe_other_mode_api_key if other else settings.stripe_api_key) is None:
-        return Line(False, f"{label}: no key is set")
-    reader = stripe_reader(settings, StripeReader, other=other, retries=0)
-    try:
-        with deadline.bound(deadline.Deadline(settings.fpcheck_deadline)):
-            account = reader.account()
-    except SourceError as exc:
-        return Line(False, f"{label}: {exc}")
-    finally:
-        reader.close()
-    return Line(True, f"{label} ok: {reader.key_mode} key of account {account.id}")
-
-
-def firstpromoter_line(settings: Settings) -> Line:
-    from checks import deadline
-    from checks.sources import SourceError
-    from checks.sources.firstpromoter import FirstPromoterReader
-    from checks.wiring import firstpromoter_reader
-
-    if settings.firstpromoter_api_key is None or not settings.firstpromoter_account_id:
-        return Line(False, "FirstPromoter: the API key or the Account ID is not set")
-    try:
-        with (firstpromoter_reader(settings, FirstPromoterReader, retries=0) as reader,
-              deadline.bound(deadline.Deadline(settings.fpcheck_deadline))):
-            campaigns = reader.promoter_campaigns()
-    except SourceError as exc:
-        return Line(False, f"FirstPromoter: {exc}")
-    return Line(True, f"FirstPromoter ok: account {settings.firstpromoter_account_id}, "
-                      f"{len(campaigns)} promoter campaign(s) readable")
-
-
-def redis_line(url: str, timeout: float) -> Line:
-    from checks.cache import shared_redis
-
-    try:
-        shared_redis(url, required=True, timeout=min(2.0, timeout))
-    except ConfigError as exc:  # never echoes the URL: it may hold a password
-        return Line(False, str(exc))
-    return Line(True, "Redis ok: FPCHECK_REDIS_URL answers (shared event dedupe, cache and history)")
-
-
-def _guarded(label: str, read: Callable[[], Line]) -> Line:
-    try:
-        return read()
-    except Exception as exc:  # a bug or a library's surprise: one line, never a broken home
-        log.warning("app home: %s could not be checked (%s)", label, type(exc).__name__)
-        return Line(False, f"{label}: could not be checked ({type(exc).__name__})")
 
 
 # ---------------------------------------------------------------- drawing
