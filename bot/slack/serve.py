@@ -10,7 +10,6 @@ has every scope the code needs; any problem is one line on stderr and exit statu
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 import socket
@@ -29,6 +28,7 @@ from bot import logs
 from bot.slack import intake
 from bot.slack.app import build_app, make_client
 from bot.slack.dedupe import MemorySeenStore, RedisSeenStore, SeenStore
+from bot.slack.health import Health
 from bot.slack.preflight import preflight
 from bot.slack.settings import ServeSettings, SlackSettings, load_serve_settings
 from checks.settings import ConfigError
@@ -47,15 +47,19 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # ---------------------------------------------------------------- HTTP
 
 
-def wsgi_app(app: App) -> WSGIApp:
-    """Slack's requests at /slack/events (signature-checked by Bolt), a health check at /healthz."""
+def wsgi_app(app: App, health: Health | None = None) -> WSGIApp:
+    """Slack's requests at /slack/events (signature-checked by Bolt), a health check at /healthz
+    (bot/slack/health.py: Redis, when set)."""
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
+    health = health if health is not None else Health()
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == HEALTH_PATH and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-            start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "3")])
-            return [b"ok\n"]
+            status, kind, text = health.answer()
+            start_response(f"{status} {'OK' if status == 200 else 'Service Unavailable'}",
+                           [("Content-Type", kind), ("Content-Length", str(len(text)))])
+            return [text] if environ.get("REQUEST_METHOD") == "GET" else []
         if path == EVENTS_PATH:
             return intake.slack_request(environ, start_response, slack)  # read within a time limit
         start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "10")])
@@ -119,13 +123,13 @@ class HealthServer(ThreadingHTTPServer):
 
     daemon_threads = True  # a probe still being answered does not hold up the exit
 
-    def __init__(self, sock: socket.socket, connected: Callable[[], bool]) -> None:
+    def __init__(self, sock: socket.socket, health: Health) -> None:
         # given a socket bind() made (a port in use is a start-up ConfigError, named as PORT's is),
         # so HTTPServer's own bind, and its DNS look-up of the host name, are skipped
         super().__init__(sock.getsockname()[:2], HealthHandler, bind_and_activate=False)
         self.socket.close()
         self.socket = sock
-        self.connected = connected
+        self.health = health
 
 
 class HealthHandler(BaseHTTPRequestHandler):
@@ -141,11 +145,8 @@ class HealthHandler(BaseHTTPRequestHandler):
     def _answer(self, body: bool) -> None:
         if self.path.partition("?")[0] != HEALTH_PATH:
             status, kind, text = 404, "text/plain", b"not found\n"
-        elif self.server.connected():
-            status, kind, text = 200, "text/plain", b"ok\n"
-        else:  # connecting, or the connection dropped and slack_sdk is reconnecting
-            reason = "not connected to Slack in Socket Mode (connecting or reconnecting)"
-            status, kind, text = 503, "application/json", json.dumps({"ok": False, "reason": reason}).encode()
+        else:  # the Socket Mode connection (connecting, or reconnecting after a drop: 503), and Redis
+            status, kind, text = self.server.health.answer()
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(text)))
@@ -157,14 +158,15 @@ class HealthHandler(BaseHTTPRequestHandler):
         pass  # a probe every few seconds would bury the log lines that matter
 
 
-def run_socket_mode(app: App, app_token: str, health_at: tuple[str, int] | None = None) -> int:
+def run_socket_mode(app: App, app_token: str, health_at: tuple[str, int] | None = None,
+                    redis: Any | None = None) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     # bound before connecting, so a port in use stops the start; until connected it answers 503
     health_sock = None if health_at is None else bind(
         *health_at, hint="set FPCHECK_HEALTH_PORT to a free port (and FPCHECK_HEALTH_HOST to a local address)")
     handler = SocketModeHandler(app, app_token)
-    health = None if health_sock is None else HealthServer(health_sock, handler.client.is_connected)
+    health = None if health_sock is None else HealthServer(health_sock, Health(handler.client.is_connected, redis))
     if health is not None:
         threading.Thread(target=health.serve_forever, name="fpcheck-health", daemon=True).start()
         host, port = health.server_address[:2]
@@ -315,7 +317,7 @@ def listen(prepared: Prepared, args: argparse.Namespace) -> int:
         app = build_app(slack, engine, client, seen=seen)
         health_at = None if slack.fpcheck_health_port is None else (slack.fpcheck_health_host,
                                                                      slack.fpcheck_health_port)
-        return run_socket_mode(app, slack.app_token() or "", health_at)
+        return run_socket_mode(app, slack.app_token() or "", health_at, engine.wiring.redis)
     if slack.fpcheck_health_port is not None:
         log.info("FPCHECK_HEALTH_PORT is for Socket Mode: in HTTP mode the health check is %s on PORT", HEALTH_PATH)
     workers, threads = slack.fpcheck_http_workers, slack.fpcheck_http_threads
@@ -327,7 +329,8 @@ def listen(prepared: Prepared, args: argparse.Namespace) -> int:
     host, real_port = sock.getsockname()[:2]
     log.info("fpcheck: HTTP on http://%s:%d%s (health check %s; %d worker(s) x %d thread(s))",
              host, real_port, EVENTS_PATH, HEALTH_PATH, workers, threads)
-    return run_http(sock, lambda: wsgi_app(build_app(slack, engine, client, seen=seen)),
+    health = Health(redis=engine.wiring.redis)
+    return run_http(sock, lambda: wsgi_app(build_app(slack, engine, client, seen=seen), health),
                     workers=workers, threads=threads)
 
 

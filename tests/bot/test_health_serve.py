@@ -252,3 +252,32 @@ def test_worker_and_thread_counts_reach_gunicorn(clean_sandbox, slack, serve) ->
     assert wait_status(port, 200, timeout=20) == (200, "text/plain", b"ok\n")
     assert image_health_checks(PORT=str(port)) == [0, 0]  # HTTP mode: the image's check asks PORT
     assert stop_serve(bot.proc) == 0, bot.stderr()
+
+
+# ---------------------------------------------------------------- Redis in the health check
+
+
+def test_healthz_says_when_redis_stops_answering_in_both_modes(clean_sandbox, slack, ws, serve,
+                                                                tmp_path: Path) -> None:
+    from tests.conftest import start_redis
+
+    url, redis = start_redis(tmp_path)
+    try:
+        http = serve(child_env(clean_sandbox, slack, SLACK_SIGNING_SECRET=SIGNING_SECRET, PORT="0",
+                               FPCHECK_REDIS_URL=url), "--host", "127.0.0.1")
+        http_port = int(http.line(r"HTTP on http://127\.0\.0\.1:(\d+)/slack/events").group(1))
+        slack.socket_mode(APP_TOKEN, ws.issue_url)
+        socket_mode = serve(child_env(clean_sandbox, slack, SLACK_APP_TOKEN=APP_TOKEN, FPCHECK_HEALTH_PORT="0",
+                                      FPCHECK_REDIS_URL=url))
+        sm_port = int(socket_mode.line(r"health check on http://127\.0\.0\.1:(\d+)/healthz").group(1))
+        ws.wait_connected(timeout=20)
+        for port in (http_port, sm_port):
+            assert wait_status(port, 200, timeout=20) == (200, "text/plain", b"ok\n")
+    finally:
+        redis.terminate()
+        redis.wait(timeout=10)
+    for port in (http_port, sm_port):  # within the ping's reuse (5 s) and a probe's own time
+        status, kind, body = wait_status(port, 503, timeout=15)
+        assert kind == "application/json"
+        assert json.loads(body) == {"ok": False, "reason": "Redis (FPCHECK_REDIS_URL) does not answer (ConnectionError)"}
+    assert url not in http.stderr() + socket_mode.stderr()  # a Redis URL may hold a password
