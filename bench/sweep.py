@@ -9,7 +9,10 @@ and --lost lost commissions of known causes (sandbox/month_seed.py), runs `fpche
 - wall time against the floor the client-side rate limits allow for the calls made (target <= 1.5x);
 - the sweep process's own peak RSS (`/usr/bin/time -f %M` on the child, else its VmHWM polled from
   /proc: RUSAGE_CHILDREN would start from this process's size, stand-ins and all, when it forks).
+- the checks' FirstPromoter calls by kind (referral lookups, commission searches, campaigns), and the
+  sweep process's CPU time per payment scanned (target < 1 ms).
 Usage: python bench/sweep.py [--latency 0.15] [--invoices 10000] [--referrals 5000] [--commissions 2000] [--lost 100]
+       [--timeout 3600]
 """
 
 from __future__ import annotations
@@ -38,14 +41,16 @@ STRIPE_RATE, STRIPE_BURST = 18.0, 5
 TIME = "/usr/bin/time"
 
 
-def child_run(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[subprocess.CompletedProcess[str], float]:
-    """Run `cmd`; its result and its own peak RSS in MiB."""
+def child_run(cmd: list[str], env: dict[str, str], timeout: float
+              ) -> tuple[subprocess.CompletedProcess[str], float, float | None]:
+    """Run `cmd`; its result, its own peak RSS in MiB and its CPU seconds (user + system)."""
     if shutil.which(TIME):
         with tempfile.TemporaryDirectory() as tmp:
             rss_file = Path(tmp) / "rss"
-            out = subprocess.run([TIME, "-f", "%M", "-o", str(rss_file), *cmd], capture_output=True, text=True,
-                                 env=env, timeout=timeout)
-            return out, int(rss_file.read_text().split()[-1]) / 1024
+            out = subprocess.run([TIME, "-f", "%M %U %S", "-o", str(rss_file), *cmd], capture_output=True,
+                                 text=True, env=env, timeout=timeout)
+            rss, user, system = rss_file.read_text().split()[-3:]
+            return out, int(rss) / 1024, float(user) + float(system)
     # no /usr/bin/time: poll the child's high-water mark until it exits (bounded by `timeout`)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     peak_kib, ends = 0, time.monotonic() + timeout
@@ -58,7 +63,7 @@ def child_run(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[subp
             pass
         time.sleep(0.05)
     stdout, stderr = proc.communicate(timeout=max(1.0, ends - time.monotonic()))
-    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr), peak_kib / 1024
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr), peak_kib / 1024, None
 
 
 @dataclass
@@ -78,6 +83,28 @@ class Figures:
     floor_stripe: float
     floor_fp: float
     rss_mib: float
+    cpu_s: float | None = None
+    payments: int = 0
+    fp_check_calls: dict[str, int] | None = None
+    floor_served: float = 0.0  # the floor, its listing phase no shorter than the stand-in takes to serve it
+
+
+def standin_page_seconds(stripe: StripeStandIn, key: str, log: list) -> float:  # type: ignore[type-arg]
+    """The median time the Stripe stand-in takes to serve one of the sweep's invoice listing pages
+    (its filters, copies and expansions over the whole month), asked again one at a time, no latency."""
+    import requests
+
+    pages = [r for r in log if r.path == "/v1/invoices" and r.param("created[gte]") is not None]
+    if not pages:
+        return 0.0
+    stripe.latency, took = 0.0, []
+    with requests.Session() as http:
+        http.headers["Authorization"] = f"Bearer {key}"
+        for r in pages[:: max(1, len(pages) // 7)][:7]:
+            t0 = time.perf_counter()
+            http.get(stripe.url + r.path, params=r.query, timeout=60).raise_for_status()
+            took.append(time.perf_counter() - t0)
+    return sorted(took)[len(took) // 2]
 
 
 def measure(args: argparse.Namespace, quiet: bool = False) -> Figures:
@@ -100,9 +127,11 @@ def measure(args: argparse.Namespace, quiet: bool = False) -> Figures:
                "FPCHECK_EXPECTED_STRIPE_ACCOUNT": s.fpcheck_expected_stripe_account or "",
                "FPCHECK_EXPECTED_STRIPE_MODE": "test"}
         started = time.perf_counter()
-        out, rss_mib = child_run([sys.executable, "-m", "bot.cli", "sweep", "--since", "31d", "--json"], env, 3600)
+        out, rss_mib, cpu_s = child_run([sys.executable, "-m", "bot.cli", "sweep", "--since", "31d", "--json"], env,
+                                        getattr(args, "timeout", 3600.0))
         wall = time.perf_counter() - started
         stripe_log, fp_log = stripe.calls(), fp.calls()
+        page_s = standin_page_seconds(stripe, s.stripe_api_key.get_secret_value(), stripe_log)
     if out.returncode not in (0, 1):
         sys.exit(f"sweep failed ({out.returncode}): {out.stderr[-2000:]}")
     result = json.loads(out.stdout)
@@ -121,6 +150,15 @@ def measure(args: argparse.Namespace, quiet: bool = False) -> Figures:
 
     s_list = sum(1 for r in stripe_log if is_listing(r))
     f_list = sum(1 for r in fp_log if is_listing(r))
+    # what the candidates' checks asked FirstPromoter, by kind of call
+    fp_checks: dict[str, int] = {}
+    for r in fp_log:
+        if is_listing(r):
+            continue
+        kind = ("referral lookups" if "/referrals" in r.path else "commission searches"
+                if r.path.endswith("/commissions") else "promoter campaigns"
+                if r.path.endswith("/promoter_campaigns") else "other")
+        fp_checks[kind] = fp_checks.get(kind, 0) + 1
     s_all, f_all = len(stripe_log), len(fp_log)
     charges = args.invoices  # every paid invoice has its charge
     promoter_campaigns = len(fp.promoter_campaigns)
@@ -137,6 +175,10 @@ def measure(args: argparse.Namespace, quiet: bool = False) -> Figures:
     floor_s = max(0.0, s_all - STRIPE_BURST) / STRIPE_RATE
     floor_f = floor_seconds(FIRSTPROMOTER_RATES, f_all)
     floor = max(floor_s, floor_f)
+    # the Stripe stand-in is one Python process: it serves one page at a time (its GIL), so on a big
+    # month its listing pages alone may take longer than Stripe's rate limit would
+    served = s_list * page_s
+    floor_served = max(floor_f, max(served, s_list / STRIPE_RATE) + max(0.0, s_all - s_list - STRIPE_BURST) / STRIPE_RATE)
     say()
     say(f"lost found / seeded     {len(hits)}/{len(truth.lost)} ({100 * len(hits) / max(len(truth.lost), 1):.0f}%), "
           f"false alarms {len(false_alarms)}, cause as seeded {same_cause}/{len(hits)}")
@@ -151,10 +193,17 @@ def measure(args: argparse.Namespace, quiet: bool = False) -> Figures:
           f"({naive_calls / max(s_all + f_all, 1):.1f}x this sweep)")
     say(f"wall time               {wall:.1f} s vs rate-limit floor {floor:.1f} s "
           f"(Stripe {floor_s:.1f} s at {STRIPE_RATE:g}/s, FirstPromoter {floor_f:.1f} s at 300/min, 20/s) "
-          f"= {wall / max(floor, 1e-9):.2f}x (target <= 1.5x)")
-    say(f"peak RSS (sweep process) {rss_mib:.0f} MiB")
+          f"= {wall / max(floor, 1e-9):.2f}x (target <= 1.2x)")
+    say(f"Stripe stand-in          {1000 * page_s:.0f} ms to serve one listing page (measured after the sweep, no latency): "
+        f"its {s_list:,} pages one at a time take {served:.1f} s; floor with it {floor_served:.1f} s = "
+        f"{wall / max(floor_served, 1e-9):.2f}x")
+    say(f"FirstPromoter, checks   {', '.join(f'{k} {v}' for k, v in sorted(fp_checks.items())) or 'none'}")
+    payments = result["scanned"]["payments"]
+    cpu = f"{cpu_s:.1f} s = {1000 * cpu_s / max(payments, 1):.2f} ms per payment (target < 1 ms)" if cpu_s else "n/a"
+    say(f"peak RSS (sweep process) {rss_mib:.0f} MiB (target < 200 MiB); CPU {cpu}")
     return Figures(args.invoices, len(hits), len(truth.lost), len(false_alarms), bool(result["partial"]), s_all, f_all,
-                   s_list, f_list, candidates, wall, floor, floor_s, floor_f, rss_mib)
+                   s_list, f_list, candidates, wall, floor, floor_s, floor_f, rss_mib, cpu_s, payments, fp_checks,
+                   floor_served)
 
 
 def main() -> None:
@@ -164,6 +213,7 @@ def main() -> None:
     ap.add_argument("--referrals", type=int, default=5_000)
     ap.add_argument("--commissions", type=int, default=2_000)
     ap.add_argument("--lost", type=int, default=100)
+    ap.add_argument("--timeout", type=float, default=3600.0, help="seconds the sweep may run before it is killed")
     measure(ap.parse_args())
 
 

@@ -210,8 +210,8 @@ class DataSet:
 
 def _created_between(req: Request, objs: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
     """Stripe's `created[gte|gt|lte|lt]=<unix seconds>` list filters (or `created=<exact>`)."""
-    tests: list[Callable[[int], bool]] = []
-    for op, fn in (("gte", int.__ge__), ("gt", int.__gt__), ("lte", int.__le__), ("lt", int.__lt__), ("", int.__eq__)):
+    lo, hi, given = -(2**63), 2**63, False  # the bounds, inclusive, in one pass (a month is 100,000 objects)
+    for op in ("gte", "gt", "lte", "lt", ""):
         raw = req.param(f"created[{op}]" if op else "created")
         if raw is None:
             continue
@@ -219,15 +219,29 @@ def _created_between(req: Request, objs: Iterable[dict[str, Any]]) -> Iterable[d
             bound = int(raw)
         except ValueError:
             raise _BadRequest("Invalid integer: " + raw, "created") from None
-        tests.append(lambda t, fn=fn, bound=bound: bool(fn(t, bound)))
-    if not tests:
+        given = True
+        if op in ("gte", "gt", ""):
+            lo = max(lo, bound + (op == "gt"))
+        if op in ("lte", "lt", ""):
+            hi = min(hi, bound - (op == "lt"))
+    if not given:
         return objs
-    return [o for o in objs if all(t(int(o.get("created") or 0)) for t in tests)]
+    return [o for o in objs if lo <= int(o.get("created") or 0) <= hi]
 
 
 def _deleted_customer(id_: str) -> dict[str, Any]:
     """What Stripe serves for a deleted customer, by id or expanded (fixtures3's deleted_customer)."""
     return {"id": id_, "object": "customer", "deleted": True}
+
+
+def _json_copy(v: Any) -> Any:
+    """A deep copy of JSON-shaped data (dicts, lists, scalars): copy.deepcopy's memo is most of a
+    big page's time."""
+    if isinstance(v, dict):
+        return {k: _json_copy(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return type(v)(_json_copy(x) for x in v)
+    return v if v is None or isinstance(v, str | int | float | bool) else copy.deepcopy(v)
 
 
 def _newest_first(objs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -471,7 +485,7 @@ class StripeStandIn(StandIn):
 
     # ------------------------------------------------------------------ expand
     def _render(self, ds: DataSet, obj: dict[str, Any]) -> dict[str, Any]:
-        out = copy.deepcopy(obj)
+        out = _json_copy(obj)
         out.pop("payments", None)  # invoices: only when expanded (see _expand)
         return out
 
@@ -480,7 +494,7 @@ class StripeStandIn(StandIn):
         pays = [ds.invoice_payments[i] for i in ds.payments_of.get(invoice_id, ())]
         return {
             "object": "list",
-            "data": [copy.deepcopy(p) for p in pays],
+            "data": [_json_copy(p) for p in pays],
             "has_more": False,
             "url": f"/v1/invoice_payments?invoice={invoice_id}",
         }

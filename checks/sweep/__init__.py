@@ -2,7 +2,9 @@
 
 The sweep reads each upstream listing once (Stripe's paid invoices, charges and Checkout Sessions
 of the window, the invoices and sessions from a look-back before it since a payment's time is when
-it was paid; FirstPromoter's referrals, commissions and promoter campaigns), joins them in memory
-(`join.py`), and runs the per-person diagnosis (`checks.engine.Engine.check`) only on candidates
-older than FirstPromoter's ~2 minutes; younger ones are listed apart as too early to tell.
+it was paid; FirstPromoter's referrals, commissions and promoter campaigns), keeping of each row only what the
+join needs (the referrals in an embedded SQLite store, store.py), joins them (`join.py`), and runs
+the per-person diagnosis (`checks.engine.Engine.check`) only on candidates older than
+FirstPromoter's ~2 minutes, their referral lookups answered from the rows read (known.py); younger
+ones are listed apart as too early to tell.
 """

@@ -16,19 +16,116 @@ paid inside the window out of listings that reach back before it (lists.py).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
 
 from checks.facts import StripeCharge, StripeCheckoutSession, StripeCustomer, StripeInvoice
 
 Kind = Literal["invoice", "charge", "checkout_session"]
 MatchedBy = Literal["uid", "fp_uid", "email", "coupon", "fp_tid"]
-# A sale as the engine types it (checks/facts.py, parsed by checks/sources/stripe.py)
-Sale = StripeInvoice | StripeCharge | StripeCheckoutSession
+_NONE: frozenset[str] = frozenset()
 
 
-@dataclass
+def _ts(t: datetime | None) -> int | None:
+    return int(t.timestamp()) if t is not None else None
+
+
+def _dt(t: int | None) -> datetime | None:
+    return datetime.fromtimestamp(t, UTC) if t is not None else None
+
+
+_WORDS: dict[str, str] = {}
+
+
+def _s(v: str | None) -> str | None:
+    """A status or a currency: a handful of values over a month's objects, one string each."""
+    if not v or len(_WORDS) > 256:
+        return v
+    return _WORDS.setdefault(v, v)
+
+
+class SlimInvoice:
+    """What the join reads of a paid invoice, taken from the typed fact (the engine's parser) as each
+    page arrives: a whole month of invoices is held until the join, the typed facts are many times larger."""
+
+    __slots__ = ("id", "customer", "status", "currency", "amount_paid", "_created", "_paid_at", "customer_email",
+                 "coupon_keys", "payment_intent_ids", "charge_ids")
+    KIND: Kind = "invoice"
+
+    def __init__(self, inv: StripeInvoice) -> None:
+        self.id, self.customer, self.status = inv.id, inv.customer, _s(inv.status)
+        self.currency, self.amount_paid = _s(inv.currency), inv.amount_paid
+        self._created, self._paid_at = _ts(inv.created), _ts(inv.paid_at)
+        self.customer_email = inv.customer_email
+        keys = invoice_coupons(inv)
+        self.coupon_keys = frozenset(keys) if keys else _NONE
+        self.payment_intent_ids, self.charge_ids = tuple(inv.payment_intent_ids), tuple(inv.charge_ids)
+
+    @property
+    def created(self) -> datetime:
+        return _dt(self._created)  # type: ignore[return-value]
+
+    @property
+    def paid_at(self) -> datetime | None:
+        return _dt(self._paid_at)
+
+
+class SlimCharge:
+    """What the join reads of a charge (see SlimInvoice)."""
+
+    __slots__ = ("id", "customer", "status", "paid", "currency", "amount_captured", "amount_refunded", "_created",
+                 "billing_email", "receipt_email", "payment_intent")
+    KIND: Kind = "charge"
+
+    def __init__(self, ch: StripeCharge) -> None:
+        self.id, self.customer, self.status, self.paid = ch.id, ch.customer, _s(ch.status), ch.paid
+        self.currency, self.amount_captured, self.amount_refunded = _s(ch.currency), ch.amount_captured, ch.amount_refunded
+        self._created = _ts(ch.created)
+        self.billing_email, self.receipt_email = ch.billing_email, ch.receipt_email
+        self.payment_intent = ch.payment_intent
+
+    @property
+    def created(self) -> datetime:
+        return _dt(self._created)  # type: ignore[return-value]
+
+
+class SlimCustomer:
+    """What the join reads of an expanded customer: its email and FirstPromoter's metadata."""
+
+    __slots__ = ("id", "email", "fp_uid", "fp_tid")
+
+    def __init__(self, c: StripeCustomer) -> None:
+        self.id, self.email, self.fp_uid, self.fp_tid = c.id, c.email, c.fp_uid, c.fp_tid
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SlimCustomer) and all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+# A sale as the engine types it (checks/facts.py, parsed by checks/sources/stripe.py), or slimmed
+# from it by the sweep's listings (SlimInvoice, SlimCharge): a Payment reads either alike
+Sale = StripeInvoice | StripeCharge | StripeCheckoutSession | SlimInvoice | SlimCharge
+Customer = StripeCustomer | SlimCustomer
+
+
+def invoice_coupons(inv: StripeInvoice) -> set[str]:
+    """An invoice's coupon ids and promotion codes' codes, casefolded."""
+    out = {d.coupon.id.casefold() for d in inv.discounts if d.coupon is not None}
+    return out | {d.promotion_code.code.casefold() for d in inv.discounts if d.promotion_code is not None}
+
+
+def sale_kind(s: Sale) -> Kind:
+    kind: Kind | None = getattr(s, "KIND", None)
+    if kind is not None:
+        return kind
+    if isinstance(s, StripeInvoice):
+        return "invoice"
+    return "charge" if isinstance(s, StripeCharge) else "checkout_session"
+
+
+@dataclass(slots=True)
 class Payment:
     """One sale of the window: the paid invoice, the charge no invoice paid, or the completed
     Checkout Session whose payment was not read.  What the join needs is derived from the typed
@@ -36,8 +133,8 @@ class Payment:
     Checkout Sessions that completed it (their tid and email fill in what the sale lacks)."""
 
     sale: Sale
-    customer: StripeCustomer | None = None
-    sessions: list[StripeCheckoutSession] = field(default_factory=list)
+    customer: Customer | None = None
+    sessions: tuple[StripeCheckoutSession, ...] = ()
 
     @property
     def id(self) -> str:
@@ -45,19 +142,17 @@ class Payment:
 
     @property
     def kind(self) -> Kind:
-        if isinstance(self.sale, StripeInvoice):
-            return "invoice"
-        return "charge" if isinstance(self.sale, StripeCharge) else "checkout_session"
+        return sale_kind(self.sale)
 
     @property
     def amount(self) -> int:
         """Minor units actually paid."""
-        s = self.sale
-        if isinstance(s, StripeInvoice):
-            return s.amount_paid
-        if isinstance(s, StripeCharge):
-            return s.amount_captured - s.amount_refunded
-        return s.amount_total or 0
+        s, kind = self.sale, self.kind
+        if kind == "invoice":
+            return s.amount_paid  # type: ignore[union-attr]
+        if kind == "charge":
+            return s.amount_captured - s.amount_refunded  # type: ignore[union-attr]
+        return s.amount_total or 0  # type: ignore[union-attr]
 
     @property
     def currency(self) -> str:
@@ -69,7 +164,7 @@ class Payment:
         # read charge takes the session over (build_payments).  Without it, `created` is the best
         # time known: at most 24 h (the session's `expires_at`) before the completion.
         s = self.sale
-        return (s.paid_at or s.created) if isinstance(s, StripeInvoice) else s.created
+        return (s.paid_at or s.created) if self.kind == "invoice" else s.created  # type: ignore[union-attr]
 
     @property
     def customer_id(self) -> str | None:
@@ -77,13 +172,13 @@ class Payment:
 
     @property
     def email(self) -> str | None:
-        s, on_customer = self.sale, self.customer.email if self.customer else None
-        if isinstance(s, StripeInvoice):
-            own = s.customer_email or on_customer
-        elif isinstance(s, StripeCharge):
-            own = on_customer or s.billing_email or s.receipt_email  # the customer's email wins
+        s, on_customer, kind = self.sale, self.customer.email if self.customer else None, self.kind
+        if kind == "invoice":
+            own = s.customer_email or on_customer  # type: ignore[union-attr]
+        elif kind == "charge":
+            own = on_customer or s.billing_email or s.receipt_email  # type: ignore[union-attr]  # the customer's wins
         else:
-            own = s.customer_email
+            own = s.customer_email  # type: ignore[union-attr]
         return own or next((cs.customer_email for cs in self.sessions if cs.customer_email), None)
 
     @property
@@ -92,8 +187,8 @@ class Payment:
 
     @property
     def fp_tid(self) -> str | None:
-        if isinstance(self.sale, StripeCheckoutSession):
-            own = session_tid(self.sale)
+        if self.kind == "checkout_session":
+            own = session_tid(self.sale)  # type: ignore[arg-type]
         else:
             own = (self.customer.fp_tid if self.customer else None) or None
         return own or next((t for cs in self.sessions if (t := session_tid(cs))), None)
@@ -101,20 +196,20 @@ class Payment:
     @property
     def coupons(self) -> set[str]:
         """Coupon ids and promotion codes' codes, casefolded."""
-        if not isinstance(self.sale, StripeInvoice):
-            return set()
-        out = {d.coupon.id.casefold() for d in self.sale.discounts if d.coupon is not None}
-        return out | {d.promotion_code.code.casefold() for d in self.sale.discounts if d.promotion_code is not None}
+        s = self.sale
+        if isinstance(s, SlimInvoice):
+            return set(s.coupon_keys)
+        return invoice_coupons(s) if isinstance(s, StripeInvoice) else set()
 
     @property
     def event_ids(self) -> set[str]:
         """The Stripe ids FirstPromoter may file the sale under."""
-        s = self.sale
-        if isinstance(s, StripeInvoice):
-            return {s.id, *s.payment_intent_ids, *s.charge_ids}
-        if isinstance(s, StripeCharge):
-            return {s.id} | ({s.payment_intent} if s.payment_intent else set())
-        return {s.id} | _linked(s)
+        s, kind = self.sale, self.kind
+        if kind == "invoice":
+            return {s.id, *s.payment_intent_ids, *s.charge_ids}  # type: ignore[union-attr]
+        if kind == "charge":
+            return {s.id} | ({s.payment_intent} if s.payment_intent else set())  # type: ignore[union-attr]
+        return {s.id} | _linked(s)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -155,8 +250,9 @@ def _linked(cs: StripeCheckoutSession) -> set[str]:
 
 
 def build_payments(
-    invoices: Iterable[StripeInvoice], charges: Iterable[StripeCharge], sessions: Iterable[StripeCheckoutSession],
-    customers: Mapping[str, StripeCustomer] | None = None, window: tuple[int, int] | None = None,
+    invoices: Iterable[StripeInvoice | SlimInvoice], charges: Iterable[StripeCharge | SlimCharge],
+    sessions: Iterable[StripeCheckoutSession],
+    customers: Mapping[str, Customer] | None = None, window: tuple[int, int] | None = None,
 ) -> list[Payment]:
     """One Payment per sale: paid invoices, succeeded charges no invoice paid, and completed
     Checkout Sessions whose payment is neither (their tid and email enrich the others).
@@ -170,7 +266,7 @@ def build_payments(
     def inside(p: Payment) -> bool:
         return window is None or window[0] <= int(p.paid_at.timestamp()) <= window[1]
 
-    def customer(sale: StripeInvoice | StripeCharge) -> StripeCustomer | None:
+    def customer(sale: Sale) -> Customer | None:
         return customers.get(sale.customer) if sale.customer else None
 
     out: list[Payment] = []
@@ -203,7 +299,7 @@ def build_payments(
         linked = _linked(cs)
         known = next((by_stripe_id[x] for x in linked if x in by_stripe_id), None)
         if known is not None:
-            known.sessions.append(cs)
+            known.sessions = (*known.sessions, cs)
             continue
         if linked & (elsewhere | not_sales):
             continue  # its sale was read: paid outside the window, refunded, or not a payment
@@ -239,19 +335,38 @@ def campaign_coupons(row: dict[str, Any]) -> dict[str, Any] | None:
     return kept or None
 
 
+class Lookup(Protocol):
+    """The referrals the join looks people up in (a list's rows, or the sweep's store.Referrals)."""
+
+    def by_uid(self, uid: str | None) -> dict[str, Any] | None: ...
+
+    def by_email(self, email: str | None) -> dict[str, Any] | None: ...
+
+
+class _Rows:
+    def __init__(self, referrals: Iterable[dict[str, Any]]) -> None:
+        self.uids: dict[str, dict[str, Any]] = {}
+        self.emails: dict[str, dict[str, Any]] = {}
+        for r in referrals:
+            if isinstance(r.get("uid"), str) and r["uid"].strip():
+                self.uids.setdefault(r["uid"].strip(), r)
+            if isinstance(r.get("email"), str) and r["email"].strip():
+                self.emails.setdefault(r["email"].strip().casefold(), r)
+
+    def by_uid(self, uid: str | None) -> dict[str, Any] | None:
+        return self.uids.get(uid) if uid else None
+
+    def by_email(self, email: str | None) -> dict[str, Any] | None:
+        return self.emails.get(email.strip().casefold()) if email else None
+
+
 def join(
     payments: list[Payment],
-    referrals: Iterable[dict[str, Any]],
+    referrals: Iterable[dict[str, Any]] | Lookup,
     commissions: Iterable[dict[str, Any]],
     promoter_campaigns: Iterable[dict[str, Any]],
 ) -> Joined:
-    by_uid: dict[str, dict[str, Any]] = {}
-    by_email: dict[str, dict[str, Any]] = {}
-    for r in referrals:
-        if isinstance(r.get("uid"), str) and r["uid"].strip():
-            by_uid.setdefault(r["uid"].strip(), r)
-        if isinstance(r.get("email"), str) and r["email"].strip():
-            by_email.setdefault(r["email"].strip().casefold(), r)
+    people: Lookup = referrals if hasattr(referrals, "by_uid") else _Rows(referrals)  # type: ignore[assignment,arg-type]
     credited_ids = {c["event_id"] for c in commissions if isinstance(c.get("event_id"), str)}
     tracking = {
         v.strip().casefold()
@@ -264,15 +379,15 @@ def join(
     for p in payments:
         how: list[MatchedBy] = []
         ref = None
-        if p.customer_id and p.customer_id in by_uid:
+        if (found := people.by_uid(p.customer_id)) is not None:
             how.append("uid")
-            ref = by_uid[p.customer_id]
-        if p.fp_uid and p.fp_uid in by_uid:
+            ref = found
+        if (found := people.by_uid(p.fp_uid)) is not None:
             how.append("fp_uid")
-            ref = ref or by_uid[p.fp_uid]
-        if p.email and p.email.strip().casefold() in by_email:
+            ref = ref or found
+        if p.email and p.email.strip() and (found := people.by_email(p.email)) is not None:
             how.append("email")
-            ref = ref or by_email[p.email.strip().casefold()]
+            ref = ref or found
         if p.coupons & tracking:
             how.append("coupon")
         if p.fp_tid:

@@ -12,9 +12,12 @@ guessing the rest.
 FirstPromoter's rows are cut down as each page arrives (`keep`) to what the join needs: a
 programme's referrals are read whole, and their full rows would hold far more than uid and email.
 
-Each Stripe page is read into the engine's typed facts (checks/facts.py, by the parsers of
-checks/sources/stripe.py) as it arrives, and the customers it expanded are kept once each by id:
-a listing is a `Listing`, never the raw objects, which hold far more than the sweep needs.
+Each Stripe page is read as Stripe's JSON (not the SDK's objects), parsed into the engine's typed
+facts (checks/facts.py, by the parsers of checks/sources/stripe.py) as it arrives, and the
+customers it expanded are kept once each by id: a listing is a `Listing`, never the raw objects.
+The sweep's own listings are slim: each typed fact is cut at once to what the join reads
+(join.SlimInvoice, SlimCharge, SlimCustomer), and the charges, listed once the invoices are in,
+keep none that paid one of those invoices.  The referrals go into SQLite (store.py).
 
 Stripe filters lists by `created` only, and a payment's time is when it was paid: an invoice or a
 Checkout Session created before the window may be paid inside it.  So those two are listed from a
@@ -33,20 +36,21 @@ from typing import Any, Generic, TypeVar
 import requests
 
 from checks import deadline
-from checks.facts import StripeCharge, StripeCheckoutSession, StripeCustomer, StripeInvoice
+from checks.facts import StripeCharge, StripeCheckoutSession, StripeInvoice
 from checks.sources import PermissionDenied, SetupError, SourceError
 from checks.sources.firstpromoter import FirstPromoterReader
 from checks.sources.stripe import (
     PAGE_SIZE,
     StripeReader,
-    _plain,
     parse_charge,
     parse_checkout_session,
     parse_customer,
     parse_invoice,
 )
+from checks.sweep.join import SlimCharge, SlimCustomer, SlimInvoice
 
 T = TypeVar("T")
+SLIM: dict[type, Callable[[Any], Any]] = {StripeInvoice: SlimInvoice, StripeCharge: SlimCharge}
 
 # Depth 3 at most: the discount's coupon id and promotion code (for the tracking-coupon join),
 # the customer (email, metadata fp_uid / fp_tid) and how the invoice was paid (to tell invoice
@@ -73,21 +77,40 @@ PAGE_BACKOFF_CAP = 4.0
 
 @dataclass
 class Listing(Generic[T]):
-    """What a Stripe listing read: its objects, typed, and the customers they expanded, by id."""
+    """What a Stripe listing read: its objects, typed, and the customers they expanded, by id.
 
-    items: list[T] = field(default_factory=list)
-    customers: dict[str, StripeCustomer] = field(default_factory=dict)
+    With `slim`, each object is parsed into its typed fact and at once cut down to what the join
+    reads (join.SlimInvoice, SlimCharge, SlimCustomer): a month's listing is held until the join.
+    `drop`: objects (typed) not to keep at all (an invoice's charge, once the invoices are read)."""
+
+    items: list[Any] = field(default_factory=list)
+    customers: dict[str, Any] = field(default_factory=dict)
+    slim: bool = False
+    drop: Callable[[Any], bool] | None = None
 
     def __len__(self) -> int:
         return len(self.items)
 
     def add(self, raw: dict[str, Any], parse: Callable[[dict[str, Any]], T]) -> None:
         """One raw object, parsed (a shape the parsers cannot read raises KeyError, TypeError, ...)."""
-        self.items.append(parse(raw))
+        item: Any = parse(raw)
+        if self.drop is not None and self.drop(item):
+            return
+        self.items.append(SLIM[type(item)](item) if self.slim and type(item) in SLIM else item)
         customer = raw.get("customer")
         # a deleted customer ({id, deleted}) has no email or metadata to join on
         if isinstance(customer, dict) and not customer.get("deleted") and customer.get("id") not in self.customers:
-            self.customers[customer["id"]] = parse_customer(customer, "id")
+            typed = parse_customer(customer, "id")
+            if not self.slim:
+                self.customers[typed.id] = typed
+            elif typed.fp_uid or typed.fp_tid or (typed.email and not getattr(item, "customer_email", None)):
+                # slim: only a customer that tells the join more than the object it paid (an
+                # invoice carries its customer's email; metadata fp_uid / fp_tid are the customer's)
+                self.customers[typed.id] = SlimCustomer(typed)
+
+    def like(self) -> Listing[T]:
+        """An empty Listing that keeps objects the way this one does."""
+        return Listing(slim=self.slim, drop=self.drop)
 
     def extend(self, other: Listing[T]) -> None:
         self.items += other.items
@@ -131,15 +154,29 @@ def slices(start: int, end: int, n: int) -> list[tuple[int, int]]:
 
 
 class SweepStripe(StripeReader):
+    """Listing pages are read as Stripe's JSON (`StripeClient.raw_request`: the same HTTP client,
+    GET guard, rate limit and errors), not as the SDK's objects, which cost ten times the parsing
+    and are turned back into dicts anyway."""
+
+    def _raw_list(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        page = self._client.raw_request("get", path, **params).data
+        if not isinstance(page, dict):
+            raise SourceError(f"Stripe answered with a JSON {type(page).__name__} where an object was expected")
+        return page
+
     def window_list(
-        self, what: str, list_fn: Callable[..., Any], params: dict[str, Any], start: int, end: int,
+        self, what: str, path: str, params: dict[str, Any], start: int, end: int,
         pool: ThreadPoolExecutor, parts: int, parse: Callable[[dict[str, Any]], T],
-        on_page: Callable[[int], None] | None = None,
+        on_page: Callable[[int], None] | None = None, keep: Listing[T] | None = None,
     ) -> Listing[T]:
+        """Every object of `path` created in [start, end], in `parts` time slices read side by side;
+        kept as `keep` (an empty Listing) keeps them: typed facts unless it is slim."""
+        proto: Listing[T] = keep if keep is not None else Listing()
         futures = [
-            pool.submit(self._slice, what, list_fn, params, a, b, parse, on_page) for a, b in slices(start, end, parts)
+            pool.submit(self._slice, what, path, params, a, b, parse, on_page, proto)
+            for a, b in slices(start, end, parts)
         ]
-        rows: Listing[T] = Listing()
+        rows: Listing[T] = proto.like()
         failure: str | None = None
         for fut in futures:
             try:
@@ -155,16 +192,16 @@ class SweepStripe(StripeReader):
         return rows
 
     def _slice(
-        self, what: str, list_fn: Callable[..., Any], params: dict[str, Any], a: int, b: int,
-        parse: Callable[[dict[str, Any]], T], on_page: Callable[[int], None] | None,
+        self, what: str, path: str, params: dict[str, Any], a: int, b: int,
+        parse: Callable[[dict[str, Any]], T], on_page: Callable[[int], None] | None, proto: Listing[T],
     ) -> Listing[T]:
-        out: Listing[T] = Listing()
+        out: Listing[T] = proto.like()
         after: str | None = None
         for _ in range(MAX_STRIPE_PAGES):
             p = {**params, "created": {"gte": a, "lte": b}, "limit": PAGE_SIZE,
                  **({"starting_after": after} if after else {})}
             try:
-                page = _plain(retrying(lambda p=p: self._call(what, lambda: list_fn(params=p))))
+                page = retrying(lambda p=p: self._call(what, lambda: self._raw_list(path, p)))
             except SourceError as exc:
                 raise PartialList(what, out, str(exc)) from None
             data = page.get("data")
@@ -183,20 +220,35 @@ class SweepStripe(StripeReader):
         raise PartialList(what, out, f"more than {MAX_STRIPE_PAGES} pages in one slice")
 
     def paid_invoices(self, start: int, end: int, pool: ThreadPoolExecutor, parts: int,
-                      on_page: Callable[[int], None] | None = None) -> Listing[StripeInvoice]:
-        return self.window_list("listing paid invoices", self._client.v1.invoices.list,
+                      on_page: Callable[[int], None] | None = None, keep: Listing[Any] | None = None,
+                      ) -> Listing[StripeInvoice]:
+        return self.window_list("listing paid invoices", "/v1/invoices",
                                 {"status": "paid", "expand": INVOICE_EXPAND}, start, end, pool, parts,
-                                parse_invoice, on_page)
+                                parse_invoice, on_page, keep)
 
     def charges_in(self, start: int, end: int, pool: ThreadPoolExecutor, parts: int,
-                   on_page: Callable[[int], None] | None = None) -> Listing[StripeCharge]:
-        return self.window_list("listing charges", self._client.v1.charges.list,
-                                {"expand": ["data.customer"]}, start, end, pool, parts, parse_charge, on_page)
+                   on_page: Callable[[int], None] | None = None, keep: Listing[Any] | None = None,
+                   ) -> Listing[StripeCharge]:
+        return self.window_list("listing charges", "/v1/charges",
+                                {"expand": ["data.customer"]}, start, end, pool, parts, parse_charge, on_page, keep)
 
     def checkout_sessions_in(self, start: int, end: int, pool: ThreadPoolExecutor, parts: int,
                              on_page: Callable[[int], None] | None = None) -> Listing[StripeCheckoutSession]:
-        return self.window_list("listing Checkout Sessions", self._client.v1.checkout.sessions.list,
+        return self.window_list("listing Checkout Sessions", "/v1/checkout/sessions",
                                 {"status": "complete"}, start, end, pool, parts, parse_checkout_session, on_page)
+
+
+def sold_ids(invoices: Listing[Any]) -> set[str]:
+    """The Stripe ids of the sales the invoices read are (join.build_payments: a charge naming one
+    is that invoice's, never a sale of its own)."""
+    out: set[str] = set()
+    for inv in invoices.items:
+        if inv.status == "paid" and inv.amount_paid > 0:
+            out.add(inv.id)
+            out.update(inv.payment_intent_ids, inv.charge_ids)
+        else:
+            out.add(inv.id)
+    return out
 
 
 class SweepFP(FirstPromoterReader):
@@ -210,11 +262,12 @@ class SweepFP(FirstPromoterReader):
     def all_rows(
         self, path: str, params: dict[str, Any], pool: ThreadPoolExecutor,
         on_page: Callable[[int], None] | None = None,
-        keep: Callable[[dict[str, Any]], T | None] | None = None,
-    ) -> list[Any]:
+        keep: Callable[[dict[str, Any]], T | None] | None = None, into: Any = None,
+    ) -> Any:
         """Every row of a page-numbered listing, FP_WAVE pages at a time, until a short page; each
-        row as `keep` cuts it down (None: dropped), as the page arrives."""
-        out: list[Any] = []
+        row as `keep` cuts it down (None: dropped), as the page arrives.  With `into` (a store with
+        `add_page`, e.g. store.Referrals), each page goes there whole and the store is returned."""
+        out: Any = into if into is not None else []
         page = 1
         previous: list[dict[str, Any]] | None = None
         what = f"listing FirstPromoter {path}"
@@ -233,7 +286,9 @@ class SweepFP(FirstPromoterReader):
                         raise PartialList(what, out, str(exc)) from None
                     if previous is not None and rows == previous and rows:
                         return out  # the server ignored `page`
-                    if keep is None:
+                    if into is not None:
+                        into.add_page(rows)
+                    elif keep is None:
                         out += rows
                     else:
                         out += [k for r in rows if (k := keep(r)) is not None]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import as_completed
+from concurrent.futures import Future, as_completed
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from checks import deadline, money
 from checks.engine import Engine
-from checks.facts import Query, StripeCharge, StripeCheckoutSession, StripeInvoice
+from checks.facts import Query, StripeCheckoutSession
 from checks.model import SCHEMA_VERSION, Report, Status, Verdict
 from checks.settings import Settings
 from checks.sources import SourceError
@@ -27,9 +27,18 @@ from checks.sweep.join import (
     campaign_coupons,
     commission_event,
     join,
-    slim_referral,
 )
-from checks.sweep.lists import PAID_LOOKBACK, SESSION_LOOKBACK, Listing, PartialList, SweepFP, SweepStripe
+from checks.sweep.known import KNOWN, SweepEngine
+from checks.sweep.lists import (
+    PAID_LOOKBACK,
+    SESSION_LOOKBACK,
+    Listing,
+    PartialList,
+    SweepFP,
+    SweepStripe,
+    sold_ids,
+)
+from checks.sweep.store import Referrals
 from checks.sweep.window import Window
 from checks.trail import TRACKING_DELAY
 
@@ -158,7 +167,7 @@ class Sweeper:
         upstream limits."""
         settings = settings.model_copy(update={"fpcheck_deadline": max(settings.fpcheck_deadline, SWEEP_DEADLINE)})
         self.settings = settings
-        self.engine = Engine(settings, wiring=engine.wiring if engine is not None else None)
+        self.engine: Engine = SweepEngine(settings, wiring=engine.wiring if engine is not None else None)
         if engine is None:
             for limiter in (self.engine.wiring.stripe_limiter, self.engine.wiring.fp_limiter):
                 limiter.max_wait = max(limiter.max_wait, SWEEP_MAX_WAIT)
@@ -177,12 +186,16 @@ class Sweeper:
         on_page: Callable[[int], None] = lambda n: tick("read", n, None)  # noqa: E731
         # every read below (and each diagnosis, whose own deadline is shorter) ends by the sweep's
         # deadline; the pools run their tasks in this context so their reads see it
-        with deadline.bound(deadline.Deadline(SWEEP_TOTAL_DEADLINE, start=started)):
-            return self._run(window, tick, started, read_at, stripe, fp, on_page)
+        referrals = Referrals()
+        try:
+            with deadline.bound(deadline.Deadline(SWEEP_TOTAL_DEADLINE, start=started)):
+                return self._run(window, tick, started, read_at, stripe, fp, on_page, referrals)
+        finally:
+            referrals.close()
 
     def _run(
         self, window: Window, tick: Progress, started: float, read_at: datetime,
-        stripe: SweepStripe, fp: SweepFP, on_page: Callable[[int], None],
+        stripe: SweepStripe, fp: SweepFP, on_page: Callable[[int], None], referrals: Referrals,
     ) -> SweepResult:
         a, b = int(window.start.timestamp()), int(window.end.timestamp())
         # invoices and Checkout Sessions created before the window may be paid inside it (lists.py)
@@ -193,14 +206,40 @@ class Sweeper:
         got: dict[str, Any] = {}  # what each listing read: a Listing from Stripe, FirstPromoter's rows
         # commissions are created after the sale: from the window's first day on, no upper bound
         since = (window.start.astimezone(UTC) - timedelta(days=1)).date().isoformat()
+        invoices_read: Future[Listing[Any]] = Future()
+
+        def read_invoices() -> Listing[Any]:
+            try:
+                got = stripe.paid_invoices(inv_a, b, pool, inv_parts, on_page, Listing(slim=True))
+            except BaseException as exc:
+                invoices_read.set_exception(exc)
+                raise
+            invoices_read.set_result(got)
+            return got
+
+        def read_charges() -> Listing[Any]:
+            # after the invoices: a charge that paid one of them is that invoice's, not a sale, and is
+            # not kept (most charges of a subscription business).  Stripe's rate limit is what paces
+            # the two listings, so reading one after the other costs no time.
+            try:
+                sold = sold_ids(invoices_read.result())
+            except SourceError:
+                sold = set()  # the invoices were not read in full: their charges are set aside below
+            drop = (lambda ch: ch.id in sold or (ch.payment_intent in sold)) if sold else None
+            keep: Listing[Any] = Listing(slim=True, drop=drop)
+            try:
+                return stripe.charges_in(a, b, pool, parts, on_page, keep)
+            finally:
+                sold.clear()  # a month of ids, not needed once the charges are read
+
         with deadline.DeadlinePool(max_workers=LIST_WORKERS * 3, thread_name_prefix="fpcheck-sweep") as pool:
             jobs = {
-                "invoices": lambda: stripe.paid_invoices(inv_a, b, pool, inv_parts, on_page),
-                "charges": lambda: stripe.charges_in(a, b, pool, parts, on_page),
+                "invoices": read_invoices,
+                "charges": read_charges,
                 "checkout_sessions": lambda: stripe.checkout_sessions_in(cs_a, b, pool, 1, on_page),
                 # every referral: one created years ago (or after the payment) may be this window's
                 # payer, so FirstPromoter's created_at filters cannot narrow this listing
-                "referrals": lambda: fp.all_rows("/referrals", {}, pool, on_page, slim_referral),
+                "referrals": lambda: fp.all_rows("/referrals", {}, pool, on_page, into=referrals),
                 "commissions": lambda: fp.all_rows(
                     "/commissions", {"filters[created_at][from]": since}, pool, on_page, commission_event),
                 "promoter_campaigns": lambda: fp.all_rows(
@@ -219,8 +258,8 @@ class Sweeper:
                     except SourceError as exc:  # nothing read
                         failed.add(name)
                         incomplete.append(f"{name}: {exc}")
-        invoices: Listing[StripeInvoice] = got.get("invoices", Listing())
-        charges: Listing[StripeCharge] = got.get("charges", Listing())
+        invoices: Listing[Any] = got.get("invoices", Listing())
+        charges: Listing[Any] = got.get("charges", Listing())
         sessions: Listing[StripeCheckoutSession] = got.get("checkout_sessions", Listing())
         if "invoices" in failed and charges:
             # without every invoice of the window an invoice's charge would pass for a one-time sale
@@ -229,7 +268,7 @@ class Sweeper:
         payments = build_payments(invoices.items, charges.items, sessions.items,
                                   {**invoices.customers, **charges.customers}, window=(a, b))
         fp_failed = bool(failed & {"referrals", "commissions", "promoter_campaigns"})
-        joined = join(payments, got.get("referrals", []), got.get("commissions", []), got.get("promoter_campaigns", []))
+        joined = join(payments, referrals, got.get("commissions", []), got.get("promoter_campaigns", []))
         candidates = joined.candidates
         if fp_failed:
             # without every referral and commission, "no commission matches" would be a guess
@@ -243,7 +282,12 @@ class Sweeper:
             incomplete.append(f"diagnosed the newest {self.limit} of {len(candidates)} candidates (--limit)")
             candidates = candidates[: self.limit]
         tick("check", 0, len(candidates))
-        lost, too_early, cleared, calls = self._diagnose(candidates, tick)
+        # the candidates' referral lookups are answered from the referrals just read (known.py)
+        token = KNOWN.set(referrals if "referrals" not in failed else None)
+        try:
+            lost, too_early, cleared, calls = self._diagnose(candidates, tick)
+        finally:
+            KNOWN.reset(token)
         too_early = sorted([_early(c) for c in early] + too_early, key=lambda x: x.payment.paid_at, reverse=True)
         by_cause: dict[str, Cause] = {}
         for item in lost:
