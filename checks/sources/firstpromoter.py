@@ -19,20 +19,18 @@ The reader can only send GET: its session refuses any other method before a byte
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal, NoReturn, TypeVar
-from urllib.parse import quote, urlsplit
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 
 import requests
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from checks import deadline
 from checks.facts import Commission, PromoterCampaign, Referral, ReferralLookup
-from checks.ratelimit import DEFAULT_PAUSE, Limiter
-from checks.sources import SetupError, SourceError
-from checks.sources.upstream import Backoff, Gate, ReadOnlyViolation, Redactor, get_only
-from checks.sources.upstream import retry_after as upstream_retry_after
+from checks.ratelimit import Limiter
+from checks.sources import SourceError
+from checks.sources.fp_http import MISS, FirstPromoterHTTP, Miss
+from checks.sources.upstream import ReadOnlyViolation  # noqa: F401  (callers import it from here)
 
 log = logging.getLogger(__name__)
 
@@ -42,33 +40,7 @@ MAX_UIDS = 5  # uids tried one by one with find_by=uid; each is a request agains
 M = TypeVar("M", bound=BaseModel)
 
 
-class _GetOnlySession(deadline.DeadlineSession):
-    """A Session that can only send GET: both entry points (request and send) check the method.
-    Each request's timeout is clamped to the run's deadline (checks/deadline.py)."""
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        self._check(method)
-        return super().request(method, url, *args, **kwargs)
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        self._check(request.method)
-        return super().send(request, **kwargs)
-
-    @staticmethod
-    def _check(method: str | bytes | None) -> None:
-        refused = get_only(method)
-        if refused is not None:
-            raise ReadOnlyViolation(f"fpcheck is read-only towards FirstPromoter: refused to send {refused}")
-
-
-class _Miss:
-    """A find_by lookup that found nothing (404 or 422)."""
-
-
-MISS = _Miss()
-
-
-class FirstPromoterReader:
+class FirstPromoterReader(FirstPromoterHTTP):
     def __init__(
         self,
         api_key: str,
@@ -89,44 +61,14 @@ class FirstPromoterReader:
         if not account_id:
             raise SourceError("FIRSTPROMOTER_ACCOUNT_ID is not set")
         self.account_id = account_id
-        self.api_base = api_base.rstrip("/")
-        self.timeout = timeout
-        self.retries = max(retries, 0)
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
-        self.max_total_wait = max_total_wait
-        self._backoff = Backoff(self.retries, backoff_base, max_total_wait, cap=backoff_cap)
-        self.per_page = per_page
-        self.max_pages = max_pages
-        self._host = urlsplit(self.api_base).netloc or self.api_base
-        self._gate = Gate("FirstPromoter", limiter)
-        self._redact = Redactor([api_key])
-        self._session = _GetOnlySession()
-        self._session.headers.update(
-            {
-                "Authorization": f"Bearer {api_key}",
-                "ACCOUNT-ID": account_id,
-                "Accept": "application/json",
-                "User-Agent": "fpcheck (read-only)",
-            }
+        super().__init__(
+            api_key, api_base, {"Authorization": f"Bearer {api_key}", "ACCOUNT-ID": account_id},
+            timeout=timeout, retries=retries, backoff_base=backoff_base, backoff_cap=backoff_cap,
+            max_total_wait=max_total_wait, per_page=per_page, max_pages=max_pages, limiter=limiter,
         )
 
     def __repr__(self) -> str:  # never show the key
         return f"FirstPromoterReader(account_id={self.account_id!r}, api_base={self.api_base!r})"
-
-    @property
-    def calls(self) -> int:
-        """HTTP requests sent so far (every attempt counts)."""
-        return self._gate.calls
-
-    def close(self) -> None:
-        self._session.close()
-
-    def __enter__(self) -> FirstPromoterReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ public reads
     def find_referral(self, email: str | None, uids: Sequence[str] = ()) -> ReferralLookup:
@@ -183,7 +125,7 @@ class FirstPromoterReader:
     def _find_by(self, attr: str, value: str) -> Referral | None:
         path = f"/referrals/{quote(value, safe='')}"  # '@' -> %40, '+' -> %2B, '/' -> %2F
         data = self._get(path, {"find_by": attr}, label=f"/referrals/{{{attr}}}?find_by={attr}", miss_ok=True)
-        if isinstance(data, _Miss):
+        if isinstance(data, Miss):
             return None
         if not isinstance(data, dict):
             self._fail(f"FirstPromoter sent an unexpected shape for a referral looked up by {attr} "
@@ -223,86 +165,11 @@ class FirstPromoterReader:
         self._fail(f"FirstPromoter's {path} listing has more than {self.max_pages * self.per_page} "
                    f"entries; stopped after {self.max_pages} page(s) rather than use a partial list")
 
-    def _rows(self, data: Any, path: str) -> list[dict[str, Any]]:
-        rows = data.get("data") if isinstance(data, dict) else data
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            self._fail(f"FirstPromoter sent an unexpected shape for {path} (expected a list of objects)")
-        return rows
-
-    def _model(self, model: type[M], fields: dict[str, Any], what: str) -> M:
-        try:
-            return model.model_validate(fields)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "(top)"
-            self._fail(f"FirstPromoter sent a {what} this reader does not understand: {where}: {err['msg']}")
-
     # ------------------------------------------------------------------ HTTP
-    def _get(self, path: str, params: dict[str, Any], *, label: str, miss_ok: bool = False) -> Any:
-        """One GET with bounded retries on 429, 5xx, timeouts and connection errors."""
-        url = self.api_base + path
-        started = time.monotonic()
-        waited = 0.0
-        attempt = 0
-        while True:
-            attempt += 1
-            self._gate.enter()  # the run's deadline, the rate limit, the count
-            retry_after: float | None = None
-            unreachable = False  # refused or unresolvable: the base URL is wrong, not FirstPromoter slow
-            try:
-                resp = self._session.get(url, params=params, timeout=self.timeout, allow_redirects=False)
-            except requests.Timeout:
-                problem = (
-                    "FirstPromoter did not answer before the run's deadline"
-                    if deadline.expired()
-                    else f"FirstPromoter did not answer within {self.timeout:g} s"
-                )
-            except requests.ConnectionError as exc:
-                problem = self._connection_problem(exc)
-                unreachable = "connection refused" in problem or "Could not resolve" in problem
-            else:
-                if resp.status_code == 429:
-                    problem = "FirstPromoter answered 429 (rate limited)"
-                    retry_after = upstream_retry_after(resp.headers)
-                    # every sender of this account's budget slows down
-                    self._gate.pause(retry_after if retry_after is not None else DEFAULT_PAUSE)
-                elif resp.status_code >= 500:
-                    problem = f"FirstPromoter answered {resp.status_code} (server error)"
-                    retry_after = upstream_retry_after(resp.headers)
-                else:
-                    return self._result(resp, label, miss_ok)
-
-            elapsed = time.monotonic() - started
-            gave_up = f"gave up after {attempt} attempt{'s' if attempt > 1 else ''} in {elapsed:.1f} s"
-            if attempt > self.retries:
-                self._fail(f"{problem} on GET {label}; {gave_up}", setup=unreachable)
-            budget = self.max_total_wait - waited
-            if retry_after is not None:
-                if retry_after > budget:
-                    self._fail(f"{problem} on GET {label} and asked to wait {retry_after:g} s, longer than "
-                               f"this check waits ({self.max_total_wait:g} s); {gave_up}")
-                delay = retry_after
-            else:
-                delay = self._backoff.delay(attempt)
-                if budget <= 0:
-                    self._fail(f"{problem} on GET {label}; {gave_up}")
-                delay = min(delay, budget)
-            if not deadline.allows(delay):
-                self._fail(f"{problem} on GET {label}; {gave_up}, no time left before the run's deadline")
-            log.info("%s on GET %s; retrying in %.2f s (attempt %d of %d)",
-                     problem, label, delay, attempt + 1, self.retries + 1)
-            time.sleep(delay)
-            waited += delay
-
-    def _result(self, resp: requests.Response, label: str, miss_ok: bool) -> Any:
+    def _result(self, resp: requests.Response, label: str, miss_ok: bool, raw: bool) -> Any:
         status = resp.status_code
         if 200 <= status < 300:
-            try:
-                return resp.json()
-            except ValueError:
-                ctype = resp.headers.get("Content-Type", "no content type")
-                self._fail(f"FirstPromoter sent a response that is not JSON for GET {label} "
-                           f"(HTTP {status}, {ctype})")
+            return resp if raw else self._json(resp, label)
         if miss_ok and status in (404, 422):
             return MISS
         if status == 401:
@@ -321,22 +188,6 @@ class FirstPromoterReader:
             self._fail(f"FirstPromoter redirected GET {label} ({status}); check the API base URL "
                        f"({self.api_base})")
         self._fail(f"FirstPromoter answered {status} for GET {label}" + (f": {message}" if message else ""))
-
-    def _connection_problem(self, exc: requests.ConnectionError) -> str:
-        text = repr(exc)
-        if isinstance(exc, requests.exceptions.SSLError):
-            return f"Could not open a TLS connection to FirstPromoter at {self._host}"
-        if "RemoteDisconnected" in text or "Connection aborted" in text or "ConnectionReset" in text:
-            return "FirstPromoter closed the connection without answering"
-        if "Connection refused" in text or "ConnectionRefused" in text:
-            return f"Could not connect to FirstPromoter at {self._host} (connection refused)"
-        if "NameResolution" in text or "getaddrinfo" in text or "Name or service not known" in text:
-            return f"Could not resolve FirstPromoter's host {self._host}"
-        return f"Could not reach FirstPromoter at {self._host} ({type(exc).__name__})"
-
-    def _fail(self, reason: str, *, setup: bool = False) -> NoReturn:
-        # Belt and braces: nothing upstream should echo the key, but a reason must never carry it.
-        raise (SetupError if setup else SourceError)(self._redact(reason))
 
 
 # ---------------------------------------------------------------------- helpers

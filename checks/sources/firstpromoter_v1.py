@@ -26,22 +26,19 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal, NoReturn, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from checks import deadline
 from checks.campaigns import FPCampaign, FPPerson
 from checks.facts import Commission, PromoterCampaign, Referral, ReferralCampaignLink, ReferralLookup
-from checks.ratelimit import DEFAULT_PAUSE, Limiter
-from checks.sources import SetupError, SourceError
-from checks.sources.firstpromoter import MAX_UIDS, _GetOnlySession
-from checks.sources.upstream import Backoff, Gate, Redactor
-from checks.sources.upstream import retry_after as upstream_retry_after
+from checks.ratelimit import Limiter
+from checks.sources import SourceError
+from checks.sources.firstpromoter import MAX_UIDS
+from checks.sources.fp_http import MISS, FirstPromoterHTTP, Miss
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +50,11 @@ M = TypeVar("M", bound=BaseModel)
 _NEXT = re.compile(r'<([^>]*)>\s*;[^,]*rel="?next"?', re.IGNORECASE)
 
 
-class _Miss:
-    """A lookup that found nothing (404)."""
-
-
-MISS = _Miss()
-
-
-class FirstPromoterV1Reader:
+class FirstPromoterV1Reader(FirstPromoterHTTP):
     """Fills the same facts as FirstPromoterReader (checks/sources/protocols.py FirstPromoterSource)."""
 
     api_version: Literal["v1"] = API_VERSION
+    api_name = "FirstPromoter (v1)"
 
     def __init__(
         self,
@@ -82,39 +73,17 @@ class FirstPromoterV1Reader:
     ) -> None:
         if not api_key:
             raise SourceError(f"{key_name} is not set")
-        self.api_base = api_base.rstrip("/")
-        self.timeout = timeout
-        self.retries = max(retries, 0)
-        self.max_total_wait = max_total_wait
-        self._backoff = Backoff(self.retries, backoff_base, max_total_wait, cap=backoff_cap)
-        self.per_page = per_page
-        self.max_pages = max_pages
         self.key_name = key_name
-        self._host = urlsplit(self.api_base).netloc or self.api_base
-        self._gate = Gate("FirstPromoter", limiter)
-        self._redact = Redactor([api_key])
         self._leads: dict[tuple[str, str], Any] = {}  # (attr, value) -> lead row or MISS, for this reader's run
         self._leads_lock = threading.Lock()
-        self._session = _GetOnlySession()
-        self._session.headers.update(
-            {"X-API-KEY": api_key, "Accept": "application/json", "User-Agent": "fpcheck (read-only)"}
+        super().__init__(
+            api_key, api_base, {"X-API-KEY": api_key},
+            timeout=timeout, retries=retries, backoff_base=backoff_base, backoff_cap=backoff_cap,
+            max_total_wait=max_total_wait, per_page=per_page, max_pages=max_pages, limiter=limiter,
         )
 
     def __repr__(self) -> str:  # never show the key
         return f"FirstPromoterV1Reader(api_base={self.api_base!r})"
-
-    @property
-    def calls(self) -> int:
-        return self._gate.calls
-
-    def close(self) -> None:
-        self._session.close()
-
-    def __enter__(self) -> FirstPromoterV1Reader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ public reads
     def find_referral(self, email: str | None, uids: Sequence[str] = ()) -> ReferralLookup:
@@ -179,14 +148,14 @@ class FirstPromoterV1Reader:
         with self._leads_lock:
             if key in self._leads:
                 got = self._leads[key]
-                return None if isinstance(got, _Miss) else got
+                return None if isinstance(got, Miss) else got
         data = self._get("/leads/show", {attr: value}, label=f"/leads/show?{attr}=", miss_ok=True)
-        if not isinstance(data, _Miss) and not isinstance(data, dict):
+        if not isinstance(data, Miss) and not isinstance(data, dict):
             self._fail(f"FirstPromoter sent an unexpected shape for a lead looked up by {attr} "
                        f"(expected an object, got {type(data).__name__})")
         with self._leads_lock:
             self._leads[key] = data
-        return None if isinstance(data, _Miss) else data
+        return None if isinstance(data, Miss) else data
 
     def _referral(self, row: dict[str, Any]) -> Referral:
         return self._model(Referral, _lead_fields(row), "lead")
@@ -208,79 +177,6 @@ class FirstPromoterV1Reader:
             previous = rows
         self._fail(f"FirstPromoter's {path} listing has more than {self.max_pages} pages; stopped after "
                    f"{self.max_pages} page(s) rather than use a partial list")
-
-    def _rows(self, data: Any, path: str) -> list[dict[str, Any]]:
-        rows = data.get("data") if isinstance(data, dict) else data
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            self._fail(f"FirstPromoter sent an unexpected shape for {path} (expected a list of objects)")
-        return rows
-
-    def _model(self, model: type[M], fields: dict[str, Any], what: str) -> M:
-        try:
-            return model.model_validate(fields)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "(top)"
-            self._fail(f"FirstPromoter (v1) sent a {what} this reader does not understand: {where}: {err['msg']}")
-
-    # ------------------------------------------------------------------ HTTP
-    def _get(self, path: str, params: dict[str, Any], *, label: str, miss_ok: bool = False, raw: bool = False) -> Any:
-        """One GET with bounded retries on 429, 5xx, timeouts and connection errors (as the v2 reader)."""
-        url = self.api_base + path
-        started = time.monotonic()
-        waited = 0.0
-        attempt = 0
-        while True:
-            attempt += 1
-            self._gate.enter()
-            retry_after: float | None = None
-            unreachable = False
-            try:
-                resp = self._session.get(url, params=params, timeout=self.timeout, allow_redirects=False)
-            except requests.Timeout:
-                problem = ("FirstPromoter did not answer before the run's deadline" if deadline.expired()
-                           else f"FirstPromoter did not answer within {self.timeout:g} s")
-            except requests.ConnectionError as exc:
-                problem = self._connection_problem(exc)
-                unreachable = "connection refused" in problem or "Could not resolve" in problem
-            else:
-                if resp.status_code == 429:
-                    problem = "FirstPromoter answered 429 (rate limited)"
-                    retry_after = upstream_retry_after(resp.headers)
-                    self._gate.pause(retry_after if retry_after is not None else DEFAULT_PAUSE)
-                elif resp.status_code >= 500:
-                    problem = f"FirstPromoter answered {resp.status_code} (server error)"
-                    retry_after = upstream_retry_after(resp.headers)
-                else:
-                    return self._result(resp, label, miss_ok, raw)
-            elapsed = time.monotonic() - started
-            gave_up = f"gave up after {attempt} attempt{'s' if attempt > 1 else ''} in {elapsed:.1f} s"
-            if attempt > self.retries:
-                self._fail(f"{problem} on GET {label}; {gave_up}", setup=unreachable)
-            budget = self.max_total_wait - waited
-            if retry_after is not None:
-                if retry_after > budget:
-                    self._fail(f"{problem} on GET {label} and asked to wait {retry_after:g} s, longer than "
-                               f"this check waits ({self.max_total_wait:g} s); {gave_up}")
-                delay = retry_after
-            else:
-                if budget <= 0:
-                    self._fail(f"{problem} on GET {label}; {gave_up}")
-                delay = min(self._backoff.delay(attempt), budget)
-            if not deadline.allows(delay):
-                self._fail(f"{problem} on GET {label}; {gave_up}, no time left before the run's deadline")
-            log.info("%s on GET %s; retrying in %.2f s (attempt %d of %d)",
-                     problem, label, delay, attempt + 1, self.retries + 1)
-            time.sleep(delay)
-            waited += delay
-
-    def _json(self, resp: requests.Response, label: str) -> Any:
-        try:
-            return resp.json()
-        except ValueError:
-            ctype = resp.headers.get("Content-Type", "no content type")
-            self._fail(f"FirstPromoter sent a response that is not JSON for GET {label} "
-                       f"(HTTP {resp.status_code}, {ctype})")
 
     def _result(self, resp: requests.Response, label: str, miss_ok: bool, raw: bool) -> Any:
         status = resp.status_code
@@ -304,21 +200,6 @@ class FirstPromoterV1Reader:
         if 300 <= status < 400:
             self._fail(f"FirstPromoter redirected GET {label} ({status}); check the API base URL ({self.api_base})")
         self._fail(f"FirstPromoter answered {status} for GET {label}" + (f": {message}" if message else ""))
-
-    def _connection_problem(self, exc: requests.ConnectionError) -> str:
-        text = repr(exc)
-        if isinstance(exc, requests.exceptions.SSLError):
-            return f"Could not open a TLS connection to FirstPromoter at {self._host}"
-        if "RemoteDisconnected" in text or "Connection aborted" in text or "ConnectionReset" in text:
-            return "FirstPromoter closed the connection without answering"
-        if "Connection refused" in text or "ConnectionRefused" in text:
-            return f"Could not connect to FirstPromoter at {self._host} (connection refused)"
-        if "NameResolution" in text or "getaddrinfo" in text or "Name or service not known" in text:
-            return f"Could not resolve FirstPromoter's host {self._host}"
-        return f"Could not reach FirstPromoter at {self._host} ({type(exc).__name__})"
-
-    def _fail(self, reason: str, *, setup: bool = False) -> NoReturn:
-        raise (SetupError if setup else SourceError)(self._redact(reason))
 
 
 # ---------------------------------------------------------------------- helpers
