@@ -33,19 +33,24 @@ def main() -> None:
         rows.append(f)
         print(f"{size:>8,} payments: found {f.found}/{f.seeded}, false alarms {f.false_alarms}, partial={f.partial}, "
               f"wall {f.wall:.1f} s, floor {f.floor:.1f} s, {f.wall / max(f.floor, 1e-9):.2f}x (with the stand-in's "
-              f"serving {f.floor_served:.1f} s, {f.wall / max(f.floor_served, 1e-9):.2f}x), RSS {f.rss_mib:.0f} MiB, "
+              f"serving {f.floor_served:.1f} s, {f.wall / max(f.floor_served, 1e-9):.2f}x; by phase {f.floor_phased:.1f} s, "
+              f"{f.wall / max(f.floor_phased, 1e-9):.2f}x), RSS {f.rss_mib:.0f} MiB, "
               f"CPU {_cpu(f)}, checks' FP calls {f.fp_check_calls}", flush=True)
+        print("          timeline: " + "; ".join(f"{k} {n:,} in {a:.0f}-{b:.0f} s" for k, n, a, b in f.timeline or ()),
+              flush=True)
     print()
     print(f"latency {args.latency * 1000:.0f} ms/call; floor = the slower of Stripe (18/s after 5) and FirstPromoter "
           "(300/min, 20/s) for the calls made")
     print("| payments | found | partial | Stripe calls (lists) | FP calls (lists) | wall s | floor s (Stripe / FP) "
-          "| wall/floor | floor with the stand-in's serving s | wall/that | peak RSS MiB | CPU per payment |")
-    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| wall/floor | floor with the stand-in's serving s | wall/that | floor by phase s | wall/that "
+          "| peak RSS MiB | CPU per payment |")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for f in rows:
         print(f"| {f.invoices:,} | {f.found}/{f.seeded} | {f.partial} | {f.stripe_calls:,} ({f.stripe_listing:,}) | "
               f"{f.fp_calls:,} ({f.fp_listing:,}) | {f.wall:.1f} | {f.floor:.1f} ({f.floor_stripe:.1f} / "
               f"{f.floor_fp:.1f}) | {f.wall / max(f.floor, 1e-9):.2f} | {f.floor_served:.1f} | "
-              f"{f.wall / max(f.floor_served, 1e-9):.2f} | {f.rss_mib:.0f} | {_cpu(f)} |")
+              f"{f.wall / max(f.floor_served, 1e-9):.2f} | {f.floor_phased:.1f} | {f.wall / max(f.floor_phased, 1e-9):.2f} | "
+              f"{f.rss_mib:.0f} | {_cpu(f)} |")
     if len(rows) > 1:
         a, z = rows[0], rows[-1]
         print(f"\nfrom {a.invoices:,} to {z.invoices:,} payments ({z.invoices / a.invoices:g}x): peak RSS "

@@ -34,6 +34,7 @@ from urllib.parse import unquote
 
 from sandbox.httpserver import Request, Response, StandIn
 from sandbox.scenarios import FP_ACCOUNT_ID, FP_API_KEY
+from sandbox.versioned import VersionedDict, version_of
 
 BASE = "/api/v2/company"
 DEFAULT_CAMPAIGN_ID = 301
@@ -189,10 +190,12 @@ class FirstPromoterStandIn(StandIn):
         self._recent: deque[float] = deque()  # request times within the last minute
         self._data = threading.RLock()
         self.campaigns: dict[int, FPCampaignRec] = {}
-        self.promoters: dict[int, FPPromoterRec] = {}
+        self.promoters: dict[int, FPPromoterRec] = VersionedDict()
         self.promoter_campaigns: dict[int, FPPromoterCampaignRec] = {}
-        self.referrals: dict[int, FPReferralRec] = {}
-        self.commissions: dict[int, FPCommissionRec] = {}
+        self.referrals: dict[int, FPReferralRec] = VersionedDict()
+        self.commissions: dict[int, FPCommissionRec] = VersionedDict()
+        # referrals, commissions, promoters by id, kept while their dict is unchanged (_by_id)
+        self._id_orders: dict[str, tuple[Any, int | None, list[Any]]] = {}
         self._next_id = 900_000  # for objects added without an explicit id
         self._listing_rank: dict[int, float] = {}  # promoter campaign id -> sort key (default: the id)
         self._sorted: list[FPPromoterCampaignRec] | None = None  # the listing's order, kept between pages
@@ -329,6 +332,24 @@ class FirstPromoterStandIn(StandIn):
             after = self._rank(others[at]) if at < len(others) else before + 2
             self._listing_rank[promoter_campaign_id] = (before + after) / 2
             self._sorted = None
+
+    def _by_id(self, table: str) -> list[Any]:
+        """`referrals`, `commissions` or `promoters` sorted by id, as every listing serves them,
+        sorted again only when that dict changed (sandbox/versioned.py): a month holds 50,000
+        referrals, and a page is 100."""
+        rows = getattr(self, table)
+        version = version_of(rows)
+        kept = self._id_orders.get(table)
+        if kept is None or version is None or kept[0] is not rows or kept[1] != version:
+            kept = (rows, version, sorted(rows.values(), key=lambda r: r.id))
+            self._id_orders[table] = kept
+        return kept[2]
+
+    def reindex(self) -> None:
+        """Sort the listings again on the next page: needed only after changing a record's `id`
+        in place (adding, replacing or removing records is seen by itself)."""
+        self._id_orders.clear()
+        self._sorted = None
 
     def _rank(self, pcid: int) -> float:
         return self._listing_rank.get(pcid, pcid)
@@ -519,7 +540,7 @@ class FirstPromoterStandIn(StandIn):
     # ------------------------------------------------------------------ handlers
     def _list_referrals(self, req: Request, _m: re.Match[str]) -> Response:
         with self._data:
-            rows = sorted(self.referrals.values(), key=lambda r: r.id)
+            rows = self._by_id("referrals")
             q = req.param("q")
             if q:
                 rows = [r for r in rows if _contains(q, r.email, r.uid, r.username)]
@@ -547,7 +568,7 @@ class FirstPromoterStandIn(StandIn):
                 return Response(200, self.referral_json(ref)) if ref else Response(404, dict(NOT_FOUND))
             if find_by not in ("email", "uid", "username"):
                 return Response(422, {"message": "find_by is invalid", "code": "invalid_params"})
-            for r in sorted(self.referrals.values(), key=lambda r: r.id):
+            for r in self._by_id("referrals"):
                 have = getattr(r, find_by)
                 if have is None:
                     continue
@@ -567,7 +588,7 @@ class FirstPromoterStandIn(StandIn):
 
     def _list_promoters(self, req: Request, _m: re.Match[str]) -> Response:
         with self._data:
-            rows = sorted(self.promoters.values(), key=lambda p: p.id)
+            rows = self._by_id("promoters")
             if q := req.param("q"):
                 rows = [p for p in rows if _contains(q, p.email, p.name)]
             ids = {_int(i, -1) for i in req.params("ids[]")}
@@ -601,7 +622,7 @@ class FirstPromoterStandIn(StandIn):
 
     def _list_commissions(self, req: Request, _m: re.Match[str]) -> Response:
         with self._data:
-            rows = sorted(self.commissions.values(), key=lambda c: c.id)
+            rows = self._by_id("commissions")
             if q := req.param("q"):
                 def hit(c: FPCommissionRec) -> bool:
                     ref = self.referrals.get(c.referral_id) if c.referral_id is not None else None

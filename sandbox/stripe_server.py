@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import contextlib
 import copy
 import fnmatch
@@ -50,7 +51,7 @@ import json
 import re
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler
@@ -67,6 +68,7 @@ from sandbox.scenarios import (
     STRIPE_RESTRICTED_KEY,
     STRIPE_TEST_KEY,
 )
+from sandbox.versioned import VersionedDict, version_of
 
 Mode = Literal["test", "live"]
 API_VERSION = "2026-10-28.endive"
@@ -167,24 +169,74 @@ class _BadRequest(Exception):
 
 
 @dataclass
+class _Index:
+    """One kind's objects in listing order (newest first; among equal `created`, the later-added
+    first), the negated `created` of each (ascending, for bisect) and each id's position."""
+
+    store: dict[str, dict[str, Any]]
+    version: int | None
+    order: list[dict[str, Any]]
+    neg_created: list[int]
+    at: dict[str, int]
+    by_field: dict[str, dict[Any, list[int]]] = field(default_factory=dict)
+
+    def by(self, name: str, value_of: Callable[[dict[str, Any]], Any] | None = None) -> dict[Any, list[int]]:
+        """Positions in `order` (ascending) by the value of one top-level field (`customer`,
+        `email`), or by `value_of` (named `name`), built on first use: a diagnosis's `?customer=`
+        reads and searches walk that person's objects, not the month.  Callers test what they get
+        again, so the index only narrows."""
+        got = self.by_field.get(name)
+        if got is None:
+            got = {}
+            get = value_of or (lambda o: o.get(name))
+            for i, o in enumerate(self.order):
+                with contextlib.suppress(TypeError):  # an unhashable value equals no query string
+                    got.setdefault(get(o), []).append(i)
+            self.by_field[name] = got
+        return got
+
+
+@dataclass
 class DataSet:
     """One mode's objects, by id, in the order they were added."""
 
     livemode: bool
-    customers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    deleted_customers: dict[str, dict[str, Any]] = field(default_factory=dict)  # as they were
-    invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
-    invoice_payments: dict[str, dict[str, Any]] = field(default_factory=dict)
-    payments_of: dict[str, list[str]] = field(default_factory=dict)  # invoice id -> its payments' ids
-    discounts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    charges: dict[str, dict[str, Any]] = field(default_factory=dict)
-    payment_intents: dict[str, dict[str, Any]] = field(default_factory=dict)
-    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    coupons: dict[str, dict[str, Any]] = field(default_factory=dict)
-    promotion_codes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    balance_transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    checkout_sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    customers: dict[str, dict[str, Any]] = field(default_factory=VersionedDict)
+    deleted_customers: dict[str, dict[str, Any]] = field(default_factory=VersionedDict)  # as they were
+    invoices: dict[str, dict[str, Any]] = field(default_factory=VersionedDict)
+    invoice_payments: dict[str, dict[str, Any]] = field(default_factory=VersionedDict)
+    payments_of: dict[str, list[str]] = field(default_factory=VersionedDict)  # invoice id -> its payments' ids
+    discounts: dict[str, dict[str, Any]] = field(default_factory=VersionedDict)
+    charges: dict[str, dict[str, Any]] = field(default_factory=VersionedDict)
+    payment_intents: dict[str, dict[str, Any]] = field(default_factory=VersionedDict)
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=VersionedDict)
+    coupons: dict[str, dict[str, Any]] = field(default_factory=VersionedDict)
+    promotion_codes: dict[str, dict[str, Any]] = field(default_factory=VersionedDict)
+    balance_transactions: dict[str, dict[str, Any]] = field(default_factory=VersionedDict)
+    checkout_sessions: dict[str, dict[str, Any]] = field(default_factory=VersionedDict)
+    events: dict[str, dict[str, Any]] = field(default_factory=VersionedDict)
+    # each listed kind's order, kept while its store is unchanged (DataSet.index)
+    _indexes: dict[str, _Index] = field(default_factory=dict, repr=False, compare=False)
+
+    def index(self, store_name: str) -> _Index:
+        """The listing order of one store (`invoices`, `charges`, ...), built again only when the
+        store changed since (sandbox/versioned.py): a page is then a bisect and a walk over the page,
+        not a filter and a sort of the month."""
+        store = getattr(self, store_name)
+        version = version_of(store)
+        idx = self._indexes.get(store_name)
+        if idx is None or version is None or idx.store is not store or idx.version != version:
+            order = _newest_first(store.values())
+            at: dict[str, int] = {}
+            for i, o in enumerate(order):
+                at.setdefault(o["id"], i)
+            idx = _Index(store, version, order, [-int(o.get("created") or 0) for o in order], at)
+            self._indexes[store_name] = idx
+        return idx
+
+    def reindex(self) -> None:
+        """Forget every listing order (after changing an object's `created` in place)."""
+        self._indexes.clear()
 
     def store_for(self, field_name: str, id_: str) -> tuple[str, dict[str, dict[str, Any]]] | None:
         """Where an expandable reference lives: by field name for coupons (their ids are free text),
@@ -208,9 +260,13 @@ class DataSet:
         return None
 
 
-def _created_between(req: Request, objs: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
-    """Stripe's `created[gte|gt|lte|lt]=<unix seconds>` list filters (or `created=<exact>`)."""
-    lo, hi, given = -(2**63), 2**63, False  # the bounds, inclusive, in one pass (a month is 100,000 objects)
+_NO_LOWER, _NO_UPPER = -(2**63), 2**63
+
+
+def _created_bounds(req: Request) -> tuple[int, int]:
+    """Stripe's `created[gte|gt|lte|lt]=<unix seconds>` list filters (or `created=<exact>`), as
+    inclusive bounds (unbounded: `_NO_LOWER`, `_NO_UPPER`)."""
+    lo, hi = _NO_LOWER, _NO_UPPER
     for op in ("gte", "gt", "lte", "lt", ""):
         raw = req.param(f"created[{op}]" if op else "created")
         if raw is None:
@@ -219,14 +275,11 @@ def _created_between(req: Request, objs: Iterable[dict[str, Any]]) -> Iterable[d
             bound = int(raw)
         except ValueError:
             raise _BadRequest("Invalid integer: " + raw, "created") from None
-        given = True
         if op in ("gte", "gt", ""):
             lo = max(lo, bound + (op == "gt"))
         if op in ("lte", "lt", ""):
             hi = min(hi, bound - (op == "lt"))
-    if not given:
-        return objs
-    return [o for o in objs if lo <= int(o.get("created") or 0) <= hi]
+    return lo, hi
 
 
 def _deleted_customer(id_: str) -> dict[str, Any]:
@@ -297,6 +350,12 @@ class StripeStandIn(StandIn):
         """Forget every seeded object (both modes), e.g. to seed again with a new `now`."""
         with self._lock:
             self.data = {"test": DataSet(livemode=False), "live": DataSet(livemode=True)}
+
+    def reindex(self) -> None:
+        """Build the listing orders again on the next page: needed only after changing an object's
+        `created` in place (adding, replacing or removing objects is seen by itself)."""
+        for ds in self.data.values():
+            ds.reindex()
 
     # ================================================================== keys and account
     def add_key(self, key: str) -> None:
@@ -456,26 +515,68 @@ class StripeStandIn(StandIn):
         return limit
 
     def _list(
-        self, req: Request, ds: DataSet, objs: Iterable[dict[str, Any]], url: str, kind: str
+        self, req: Request, ds: DataSet, store: str, url: str, kind: str,
+        preds: Iterable[Callable[[dict[str, Any]], bool]] = (), oldest: int | None = None,
+        eq: Iterable[tuple[str, Any]] = (),
     ) -> dict[str, Any]:
-        items = _newest_first(_created_between(req, objs))
+        """One page of `store`'s objects whose top-level fields equal `eq`'s (field, value) pairs
+        and that pass every one of `preds` (and were created at or after `oldest`, when given),
+        newest first, by the request's `created[...]`, `limit`, `starting_after` / `ending_before`
+        and `expand[]`.  By the store's index (DataSet.index): the created range is a bisect, a
+        cursor a lookup, the first of `eq` narrows to its objects (_Index.by), and objects are
+        tested only until `limit + 1` pass; only the page is copied."""
+        lo, hi = _created_bounds(req)
+        if oldest is not None:
+            lo = max(lo, oldest)
         limit = self._limit(req)
-        ids = [o["id"] for o in items]
         after, before = req.param("starting_after"), req.param("ending_before")
         if after and before:
             raise _BadRequest("You may only specify one of these parameters: ending_before, starting_after.")
+        idx = ds.index(store)
+        equal = tuple(eq)
+        order = idx.order
+        tests = (*(lambda o, f=f, v=v: o.get(f) == v for f, v in equal), *preds)
+        first = bisect.bisect_left(idx.neg_created, -hi) if hi < _NO_UPPER else 0
+        end = max(first, bisect.bisect_right(idx.neg_created, -lo) if lo > _NO_LOWER else len(order))
+        # the positions that may pass, ascending: all of them, or those of the first `eq` value
+        cands: Sequence[int] = range(len(order))
+        if equal:
+            try:
+                cands = idx.by(equal[0][0]).get(equal[0][1], [])
+            except TypeError:
+                cands = []
+        lo_i, hi_i = bisect.bisect_left(cands, first), bisect.bisect_left(cands, end)
+
+        def passes(o: dict[str, Any]) -> bool:
+            return all(t(o) for t in tests)
+
+        def take(positions: Sequence[int]) -> list[dict[str, Any]]:
+            """The first `limit + 1` objects at `positions` that pass."""
+            if not tests:
+                return [order[i] for i in positions[:limit + 1]]
+            out: list[dict[str, Any]] = []
+            for i in positions:
+                if passes(order[i]):
+                    out.append(order[i])
+                    if len(out) > limit:
+                        break
+            return out
+
+        def position(cursor: str, param: str) -> int:
+            at = idx.at.get(cursor)
+            if at is None or not first <= at < end or not passes(order[at]):
+                raise _BadRequest(f"No such {kind}: '{cursor}'", param)
+            return at
+
         if after:
-            if after not in ids:
-                raise _BadRequest(f"No such {kind}: '{after}'", "starting_after")
-            page = items[ids.index(after) + 1:][:limit]
-            has_more = ids.index(after) + 1 + limit < len(items)
+            hits = take(cands[bisect.bisect_right(cands, position(after, "starting_after")):hi_i])
+            page, has_more = hits[:limit], len(hits) > limit
         elif before:
-            if before not in ids:
-                raise _BadRequest(f"No such {kind}: '{before}'", "ending_before")
-            end = ids.index(before)
-            page, has_more = items[max(0, end - limit):end], end - limit > 0
+            hits = take(cands[lo_i:bisect.bisect_left(cands, position(before, "ending_before"))][::-1])
+            page, has_more = hits[:limit][::-1], len(hits) > limit
         else:
-            page, has_more = items[:limit], len(items) > limit
+            hits = take(cands[lo_i:hi_i])
+            page, has_more = hits[:limit], len(hits) > limit
         body = {"object": "list", "data": [self._render(ds, o) for o in page], "has_more": has_more, "url": url}
         for path in self._expands(req):
             if not path.startswith("data."):
@@ -544,11 +645,9 @@ class StripeStandIn(StandIn):
         return self._retrieve("customer", "customers")(req, m, ds)
 
     def _customers(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
-        objs: Iterable[dict[str, Any]] = ds.customers.values()
-        email = req.param("email")
-        if email is not None:
-            objs = [c for c in objs if c.get("email") == email]  # case-sensitive, like Stripe
-        return self._list(req, ds, objs, "/v1/customers", "customer")
+        email = req.param("email")  # case-sensitive, like Stripe
+        eq = [("email", email)] if email is not None else []
+        return self._list(req, ds, "customers", "/v1/customers", "customer", eq=eq)
 
     _CLAUSE = re.compile(
         r"""^\s*(?:(?P<field>email|name)|metadata\[(?P<q>['"])(?P<key>[^'"]+)(?P=q)\])\s*:\s*'(?P<value>(?:[^'\\]|\\.)*)'\s*$"""
@@ -561,6 +660,8 @@ class StripeStandIn(StandIn):
         if re.search(r"\sOR\s", query):
             raise _BadRequest("The sandbox's search supports AND only.", "query")
         preds: list[Callable[[dict[str, Any]], bool]] = []
+        idx = ds.index("customers")
+        narrow: list[int] | None = None  # the first clause's customers, by an index of its field
         for clause in re.split(r"\s+AND\s+", query.strip()):
             cm = self._CLAUSE.match(clause)
             if cm is None:
@@ -569,10 +670,16 @@ class StripeStandIn(StandIn):
             if cm.group("key"):
                 key = cm.group("key")
                 preds.append(lambda c, k=key, v=value: (c.get("metadata") or {}).get(k) == v)
+                if narrow is None:
+                    narrow = idx.by(f"metadata[{key}]", lambda c, k=key: (c.get("metadata") or {}).get(k)).get(value, [])
             else:  # our assumption: email and name match ignoring case
                 fname = cm.group("field")
                 preds.append(lambda c, f=fname, v=value: (c.get(f) or "").casefold() == v.casefold())
-        hits = [c for c in _newest_first(ds.customers.values()) if all(p(c) for p in preds)]
+                if narrow is None:
+                    narrow = idx.by(f"casefold {fname}", lambda c, f=fname: (c.get(f) or "").casefold()).get(
+                        value.casefold(), [])
+        seen = (idx.order[i] for i in narrow) if narrow is not None else iter(idx.order)
+        hits = [c for c in seen if all(p(c) for p in preds)]
         limit = self._limit(req)
         offset = 0
         page_token = req.param("page")
@@ -596,78 +703,71 @@ class StripeStandIn(StandIn):
         return body
 
     def _invoices(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
-        objs = list(ds.invoices.values())
+        preds: list[Callable[[dict[str, Any]], bool]] = []
         status = req.param("status")
         if status is not None and status not in _INVOICE_STATUSES:
             raise _BadRequest(f"Invalid status: must be one of {', '.join(sorted(_INVOICE_STATUSES))}", "status")
-        for name, val in (("customer", req.param("customer")), ("status", status)):
-            if val is not None:
-                objs = [o for o in objs if o.get(name) == val]
+        customer = req.param("customer")
+        eq = [("customer", customer)] if customer is not None else []
+        if status is not None:  # most of a month is paid: a test while walking, not an index
+            preds.append(lambda o: o.get("status") == status)
         sub = req.param("subscription")
         if sub is not None:
-            objs = [o for o in objs if ((o.get("parent") or {}).get("subscription_details") or {}).get("subscription") == sub]
-        return self._list(req, ds, objs, "/v1/invoices", "invoice")
+            preds.append(lambda o: ((o.get("parent") or {}).get("subscription_details") or {}).get("subscription") == sub)
+        return self._list(req, ds, "invoices", "/v1/invoices", "invoice", preds, eq=eq)
 
     def _invoice_payments(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
-        objs = list(ds.invoice_payments.values())
+        preds: list[Callable[[dict[str, Any]], bool]] = []
         invoice = req.param("invoice")
-        if invoice is not None:
-            objs = [p for p in objs if p["invoice"] == invoice]
+        eq = [("invoice", invoice)] if invoice is not None else []
         for sub in ("type", "payment_intent", "charge"):  # `payment[type]`, `payment[payment_intent]`, ...
             val = req.param(f"payment[{sub}]")
             if val is not None:
-                objs = [p for p in objs if (p.get("payment") or {}).get(sub) == val]
-        return self._list(req, ds, objs, "/v1/invoice_payments", "invoice payment")
+                preds.append(lambda p, s=sub, v=val: (p.get("payment") or {}).get(s) == v)
+        return self._list(req, ds, "invoice_payments", "/v1/invoice_payments", "invoice payment", preds, eq=eq)
 
     def _charges(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
-        objs = list(ds.charges.values())
-        for name in ("customer", "payment_intent"):
-            val = req.param(name)
-            if val is not None:
-                objs = [o for o in objs if o.get(name) == val]
-        return self._list(req, ds, objs, "/v1/charges", "charge")
+        eq = [(name, req.param(name)) for name in ("customer", "payment_intent") if req.param(name) is not None]
+        return self._list(req, ds, "charges", "/v1/charges", "charge", eq=eq)
 
     def _payment_intents(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
-        objs = list(ds.payment_intents.values())
         customer = req.param("customer")
-        if customer is not None:
-            objs = [o for o in objs if o.get("customer") == customer]
-        return self._list(req, ds, objs, "/v1/payment_intents", "payment_intent")
+        eq = [("customer", customer)] if customer is not None else []
+        return self._list(req, ds, "payment_intents", "/v1/payment_intents", "payment_intent", eq=eq)
 
     def _subscriptions(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
-        objs = list(ds.subscriptions.values())
+        preds: list[Callable[[dict[str, Any]], bool]] = []
         status = req.param("status")
         if status is not None and status not in _SUB_STATUSES:
             raise _BadRequest(f"Invalid status: must be one of {', '.join(sorted(_SUB_STATUSES))}", "status")
         if status is None:
-            objs = [o for o in objs if o["status"] not in ("canceled", "incomplete_expired")]
+            preds.append(lambda o: o["status"] not in ("canceled", "incomplete_expired"))
         elif status == "ended":
-            objs = [o for o in objs if o["status"] in ("canceled", "incomplete_expired")]
+            preds.append(lambda o: o["status"] in ("canceled", "incomplete_expired"))
         elif status != "all":
-            objs = [o for o in objs if o["status"] == status]
+            preds.append(lambda o: o["status"] == status)
         customer = req.param("customer")
-        if customer is not None:
-            objs = [o for o in objs if o.get("customer") == customer]
-        return self._list(req, ds, objs, "/v1/subscriptions", "subscription")
+        eq = [("customer", customer)] if customer is not None else []
+        return self._list(req, ds, "subscriptions", "/v1/subscriptions", "subscription", preds, eq=eq)
 
     def _coupons(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
-        return self._list(req, ds, ds.coupons.values(), "/v1/coupons", "coupon")
+        return self._list(req, ds, "coupons", "/v1/coupons", "coupon")
 
     def _promotion_codes(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
-        objs = list(ds.promotion_codes.values())
+        preds: list[Callable[[dict[str, Any]], bool]] = []
         code = req.param("code")
         if code is not None:  # Stripe: "promotion codes that have this case-insensitive code"
-            objs = [o for o in objs if o["code"].casefold() == code.casefold()]
+            preds.append(lambda o: o["code"].casefold() == code.casefold())
         coupon = req.param("coupon")
         if coupon is not None:
-            objs = [o for o in objs if o["promotion"]["coupon"] == coupon]
+            preds.append(lambda o: o["promotion"]["coupon"] == coupon)
         active = req.param("active")
         if active is not None:
-            objs = [o for o in objs if o["active"] == (active == "true")]
+            preds.append(lambda o: o["active"] == (active == "true"))
         customer = req.param("customer")
         if customer is not None:
-            objs = [o for o in objs if o.get("customer") == customer]
-        return self._list(req, ds, objs, "/v1/promotion_codes", "promotion code")
+            preds.append(lambda o: o.get("customer") == customer)
+        return self._list(req, ds, "promotion_codes", "/v1/promotion_codes", "promotion code", preds)
 
     # ================================================================== seeding (unix-int timestamps)
     def _new_id(self, prefix: str) -> str:
@@ -986,7 +1086,6 @@ class StripeStandIn(StandIn):
     # Guest payments: Checkout in payment mode (and Payment Links) creates no Customer by default
     # (`customer_creation: if_required`); the buyer is then only in `customer_details.email`.
     _CS_STATUSES = ("open", "complete", "expired")
-    _CREATED_OPS = {"gt": int.__gt__, "gte": int.__ge__, "lt": int.__lt__, "lte": int.__le__}
 
     def _route_checkout_sessions(self) -> None:
         get = self._get
@@ -995,30 +1094,29 @@ class StripeStandIn(StandIn):
         self.route("GET", r"/v1/checkout/sessions", get(self._checkout_sessions))
 
     def _checkout_sessions(self, req: Request, m: re.Match[str], ds: DataSet) -> Any:
-        objs = list(ds.checkout_sessions.values())
+        preds: list[Callable[[dict[str, Any]], bool]] = []
         status = req.param("status")
         if status is not None and status not in self._CS_STATUSES:
             raise _BadRequest(f"Invalid status: must be one of {', '.join(self._CS_STATUSES)}", "status")
-        for name in ("customer", "payment_intent", "payment_link", "subscription", "status"):
-            val = req.param(name)
-            if val is not None:
-                objs = [o for o in objs if o.get(name) == val]
+        eq = [(name, req.param(name)) for name in ("customer", "payment_intent", "payment_link", "subscription")
+              if req.param(name) is not None]
+        if status is not None:
+            preds.append(lambda o: o.get("status") == status)
         email = req.param("customer_details[email]")
         if email is not None:  # our assumption: exact, like customers?email=
-            objs = [o for o in objs if (o.get("customer_details") or {}).get("email") == email]
-        for op, test in self._CREATED_OPS.items():
+            preds.append(lambda o: (o.get("customer_details") or {}).get("email") == email)
+        for op in ("gt", "gte", "lt", "lte"):  # named by operator when not an integer; _list applies them
             raw = req.param(f"created[{op}]")
             if raw is None:
                 continue
             try:
-                bound = int(raw)
+                int(raw)
             except ValueError:
                 raise _BadRequest("Invalid integer: " + raw, f"created[{op}]") from None
-            objs = [o for o in objs if test(int(o["created"]), bound)]
         exact = req.param("created")
         if exact is not None:
-            objs = [o for o in objs if str(o["created"]) == exact]
-        return self._list(req, ds, objs, "/v1/checkout/sessions", "checkout session")
+            preds.append(lambda o: str(o["created"]) == exact)
+        return self._list(req, ds, "checkout_sessions", "/v1/checkout/sessions", "checkout session", preds, eq=eq)
 
     def add_checkout_session(
         self, id: str, *, email: str | None, created: int, amount_total: int | None,
@@ -1070,13 +1168,13 @@ class StripeStandIn(StandIn):
         if len(many) > self.MAX_EVENT_TYPES:
             raise _BadRequest(f"You may pass at most {self.MAX_EVENT_TYPES} types.", "types")
         oldest = int(time.time()) - self.EVENT_RETENTION
-        objs = [e for e in ds.events.values() if e["created"] >= oldest]
+        preds: list[Callable[[dict[str, Any]], bool]] = []
         if one is not None:
-            objs = [e for e in objs if fnmatch.fnmatchcase(e["type"], one)]
+            preds.append(lambda e: fnmatch.fnmatchcase(e["type"], one))
         elif many:
             wanted = set(many)
-            objs = [e for e in objs if e["type"] in wanted]
-        return self._list(req, ds, objs, "/v1/events", "event")
+            preds.append(lambda e: e["type"] in wanted)
+        return self._list(req, ds, "events", "/v1/events", "event", preds, oldest=oldest)
 
     def record_event(self, type_: str, obj: dict[str, Any], *, created: int, mode: Mode = "test") -> dict[str, Any]:
         """Record that `obj` (as it is now) went through `type_` at `created`."""
