@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from abc import ABC, abstractmethod
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
@@ -50,7 +51,7 @@ class Miss:
 MISS = Miss()
 
 
-class FirstPromoterHTTP:
+class FirstPromoterHTTP(ABC):
     """The plumbing of a FirstPromoter reader; `_result` (what a status means) is the reader's own."""
 
     api_name = "FirstPromoter"  # how a reason names the API ("FirstPromoter (v1)")
@@ -179,10 +180,10 @@ class FirstPromoterHTTP:
             time.sleep(delay)
             waited += delay
 
+    @abstractmethod
     def _result(self, resp: requests.Response, label: str, miss_ok: bool, raw: bool) -> Any:
         """A response that is neither a 429 nor a 5xx: its JSON (or `resp` when `raw`), MISS, or a
-        SourceError saying what the status means for this API."""
-        raise NotImplementedError
+        SourceError saying what the status means for this API (each reader's own)."""
 
     def _connection_problem(self, exc: requests.ConnectionError) -> str:
         text = repr(exc)
