@@ -179,6 +179,17 @@ def measure(args: argparse.Namespace, quiet: bool = False) -> Figures:
                     else "checks")
             groups.setdefault(f"{api} {what}", []).append(r.at - mono0)
     timeline = [(k, len(v), min(v), max(v)) for k, v in sorted(groups.items(), key=lambda kv: min(kv[1]))]
+    if getattr(args, "buckets", 0):
+        # calls of each kind per `buckets` seconds: where an API sat idle or a phase waited on another
+        step = float(args.buckets)
+        end = max((max(v) for v in groups.values()), default=0.0)
+        width = int(end // step) + 1
+        print(f"calls per {step:g} s: " + " ".join(f"{int(i * step):>4}" for i in range(width)))
+        for k, v in sorted(groups.items(), key=lambda kv: min(kv[1])):
+            row = [0] * width
+            for at in v:
+                row[min(width - 1, max(0, int(at // step)))] += 1
+            print(f"  {k[:24]:<24} " + " ".join(f"{n:>4}" for n in row))
 
     s_list = sum(1 for r in stripe_log if is_listing(r))
     f_list = sum(1 for r in fp_log if is_listing(r))
@@ -215,6 +226,11 @@ def measure(args: argparse.Namespace, quiet: bool = False) -> Figures:
     say()
     say(f"lost found / seeded     {len(hits)}/{len(truth.lost)} ({100 * len(hits) / max(len(truth.lost), 1):.0f}%), "
           f"false alarms {len(false_alarms)}, cause as seeded {same_cause}/{len(hits)}")
+    for lo in result["lost"]:
+        pid = lo["payment"]["id"]
+        if pid in hits and found[pid] != truth.lost[pid]:
+            print(f"  cause differs: {pid} seeded {truth.lost[pid]}, found {found[pid]}: "
+                  f"{lo['verdict'].get('summary', '')[:300]}")
     say(f"payments scanned        {result['scanned']['payments']:,} ({result['scanned']['referral_payments']:,} from referrals), "
           f"{candidates} candidates diagnosed, partial={result['partial']}")
     say(f"Stripe calls            {s_all:,} = {s_list:,} listing pages (needed {pages_needed['stripe']:,} + time slices' "
@@ -250,6 +266,7 @@ def main() -> None:
     ap.add_argument("--commissions", type=int, default=2_000)
     ap.add_argument("--lost", type=int, default=100)
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds the sweep may run before it is killed")
+    ap.add_argument("--buckets", type=float, default=0.0, help="print each kind of call per this many seconds")
     measure(ap.parse_args())
 
 

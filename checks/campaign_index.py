@@ -332,6 +332,31 @@ class CampaignIndexer:
             raise SourceError("another process is building the index and did not finish in time")
         return index
 
+    def offer(self, campaigns: tuple[PromoterCampaign, ...], read_at: datetime, pages: int) -> bool:
+        """Every promoter campaign, as another reader just listed them whole (a sweep reads the
+        same list): stored as the index when there is none or it is due for a refresh, so the runs
+        that follow do not read it again.  Skipped while someone else builds it.  True if stored."""
+        current = self.stored() if self.ttl > 0 else None
+        if self.ttl <= 0 or (current is not None and current.read_at is not None
+                             and (read_at - current.read_at).total_seconds() < self.ttl * self.refresh_at):
+            return False
+        token = uuid.uuid4().hex.encode()
+        if not self.store.add(self._k("lock"), token, LOCK_TTL):
+            return False  # a build is running: it stores its own
+        try:
+            unique = tuple({pc.id: pc for pc in campaigns}.values())
+            index = CampaignIndex(campaigns=unique, complete=True, pages_read=pages, read_at=read_at)
+            self.store.set(self._k("data"), index.model_dump_json().encode(), max(KEEP, self.ttl * 2))
+            self._memo = (read_at.isoformat(), index)
+            self._save_status(count=len(unique), pages=pages, read_at=read_at, building_since=None,
+                              building_pages=0, building_count=0)
+            self.store.delete(self._k("error"))
+            return True
+        finally:
+            with contextlib.suppress(Exception):
+                if self.store.get(self._k("lock")) == token:
+                    self.store.delete(self._k("lock"))
+
     def join(self, timeout: float) -> bool:
         """Wait for builds this process started (a terminal run finishing its index before it
         exits, so the next run finds it).  True when none is left running."""

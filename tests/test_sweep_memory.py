@@ -130,6 +130,7 @@ def test_known_referral_lookups_answer_what_firstpromoter_answers(month, email, 
     store = Referrals()
     with ThreadPoolExecutor(max_workers=4) as pool:
         wiring.firstpromoter(SweepFP).all_rows("/referrals", {}, pool, into=store)
+    store.finish(True)
     known = wiring.firstpromoter(KnownFP)
     known.known = store
     want = live.find_referral(email, uids)

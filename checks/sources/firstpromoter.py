@@ -104,7 +104,7 @@ class FirstPromoterReader(FirstPromoterHTTP):
     def promoter_campaigns(self) -> tuple[PromoterCampaign, ...]:
         """Every promoter campaign of the account (all pages)."""
         rows = [r for page in self._pages("/promoter_campaigns", {}) for r in page]
-        return tuple(self._model(PromoterCampaign, _promoter_campaign_fields(r), "promoter campaign")
+        return tuple(self._model(PromoterCampaign, promoter_campaign_fields(r), "promoter campaign")
                      for r in rows)
 
     def promoter_campaign_page(self, page: int) -> tuple[tuple[PromoterCampaign, ...], bool]:
@@ -112,7 +112,7 @@ class FirstPromoterReader(FirstPromoterHTTP):
         Pages are independent, so the campaign index reads several at once."""
         data = self._get("/promoter_campaigns", {"page": page, "per_page": self.per_page}, label="/promoter_campaigns")
         rows = self._rows(data, "/promoter_campaigns")
-        models = tuple(self._model(PromoterCampaign, _promoter_campaign_fields(r), "promoter campaign") for r in rows)
+        models = tuple(self._model(PromoterCampaign, promoter_campaign_fields(r), "promoter campaign") for r in rows)
         return models, len(rows) < self.per_page
 
     def commissions(self, q: str) -> tuple[Commission, ...]:
@@ -209,7 +209,7 @@ def _drop_empty(obj: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {k: (None if k in keys and not v else v) for k, v in obj.items()}
 
 
-def _promoter_campaign_fields(row: dict[str, Any]) -> dict[str, Any]:
+def promoter_campaign_fields(row: dict[str, Any]) -> dict[str, Any]:
     fields = _drop_empty(row, "promoter", "campaign")
     for key in ("coupon", "display_coupon"):
         value = fields.get(key)

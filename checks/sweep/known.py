@@ -8,6 +8,11 @@ included, without the calls.  Only where the listing cannot say what FirstPromot
 is it asked: an email known only in another letter case (whether `find_by=email` ignores case is
 not documented), or a sweep whose referral listing was not read in full.
 
+The sweep may start a diagnosis while the referral listing is still being read (run.py): the
+store then holds a prefix of the listing, and an email found in it is already FirstPromoter's
+first answer (`answers_now`).  Any other lookup waits, within the diagnosis's deadline, for the
+listing to end; one that ended part-way, or not in time, is asked of FirstPromoter itself.
+
 The other reads of a diagnosis are not the sweep's data: FirstPromoter's commissions by the
 person's email (`?q=`, every commission they ever had; the sweep lists those created since the
 window began), Stripe's customers by email, their invoices, charges, subscriptions and
@@ -20,6 +25,7 @@ import contextvars
 from collections.abc import Sequence
 from typing import Literal
 
+from checks import deadline
 from checks.engine import Engine
 from checks.facts import ReferralLookup
 from checks.sources.firstpromoter import MAX_UIDS, FirstPromoterReader
@@ -30,13 +36,23 @@ from checks.sweep.store import Referrals
 KNOWN: contextvars.ContextVar[Referrals | None] = contextvars.ContextVar("fpcheck_sweep_known", default=None)
 
 
+def answers_now(known: Referrals, email: str | None) -> bool:
+    """Whether a lookup by `email` is answered from what the store holds already, even with the
+    listing still being read: a row with that exact email is the first one FirstPromoter has."""
+    email = (email or "").strip() or None
+    return email is not None and known.first("email", email) is not None
+
+
 class KnownFP(FirstPromoterReader):
     known: Referrals | None = None
 
     def find_referral(self, email: str | None, uids: Sequence[str] = ()) -> ReferralLookup:
         known = self.known
-        if known is None:
-            return super().find_referral(email, uids)
+        if known is not None and known.whole is not True and not answers_now(known, email):
+            # a miss in a listing still being read means nothing yet: wait for the rest
+            known.wait(deadline.left(default=60.0) - 1.0)
+        if known is None or known.whole is False or (known.whole is None and not answers_now(known, email)):
+            return super().find_referral(email, uids)  # no whole listing to answer from
         email = (email or "").strip() or None
         distinct = list(dict.fromkeys(u.strip() for u in uids if u and u.strip()))[:MAX_UIDS]
         tried: list[str] = []

@@ -26,9 +26,10 @@ look-back before the window, and the join keeps what was paid inside (join.build
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
@@ -36,9 +37,10 @@ from typing import Any, Generic, TypeVar
 import requests
 
 from checks import deadline
+from checks.campaigns import PromoterCampaign
 from checks.facts import StripeCharge, StripeCheckoutSession, StripeInvoice
 from checks.sources import PermissionDenied, SetupError, SourceError
-from checks.sources.firstpromoter import FirstPromoterReader
+from checks.sources.firstpromoter import FirstPromoterReader, promoter_campaign_fields
 from checks.sources.stripe import (
     PAGE_SIZE,
     StripeReader,
@@ -68,6 +70,13 @@ SESSION_LOOKBACK = timedelta(days=1)
 MAX_STRIPE_PAGES = 100_000  # per slice: 10 million objects
 MAX_FP_PAGES = 100_000  # 10 million rows per listing
 FP_WAVE = 4  # FirstPromoter pages asked for at once
+# A Stripe slice's unread part is cut in two only when it spans this many seconds at least, and a
+# listing is cut this many times at most (a bound on the loop; a month needs a few dozen).
+MIN_SPLIT = 3600
+MAX_SPLITS = 1000
+SPLIT_OBJECTS = 4 * 100  # ... and holds about four pages of objects still to read
+SPLIT_POLL = 0.25  # seconds between looks for a slice to cut while one is free
+MAX_TURNS = 1_000_000
 # A page that failed is asked for again this many times at most (each reader attempt has its own
 # retries too), waiting PAGE_BACKOFF, doubling, between tries, and never past the sweep's deadline.
 PAGE_TRIES = 4
@@ -145,6 +154,73 @@ def retrying(fn: Callable[[], T], tries: int = PAGE_TRIES, base: float = PAGE_BA
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
+class _Slice:
+    """One time slice of a Stripe listing, read newest first, whose older unread part another
+    reader may take over (`split`).  Stripe's cursor is not carried across a change of filters:
+    a slice cut from below reads its remaining range again from its oldest second, without a
+    cursor, and skips the objects of that second it already has."""
+
+    def __init__(self, a: int, b: int) -> None:
+        self._lock = threading.Lock()
+        self.a, self.b = a, b
+        self.oldest: int | None = None  # `created` of the oldest object read so far
+        self._at_oldest: set[str] = set()  # ids read whose `created` is `oldest`
+        self._cut = False
+        self.newest: int | None = None  # `created` of the newest object read (density is reckoned from it)
+        self._read = 0
+
+    def bounds(self) -> tuple[int, int, bool]:
+        """(gte, lte, restart) for the next page: restart after a cut, from the oldest second read."""
+        with self._lock:
+            if self._cut and self.oldest is not None:
+                self._cut = False
+                self.b = self.oldest
+                return self.a, self.b, True
+            return self.a, self.b, False
+
+    def seen(self, data: list[Any]) -> list[Any]:
+        """The objects of a page this slice has not read and still owns: after a restart, that
+        second's may come again; a page asked for before a cut may reach into the part given away."""
+        fresh = []
+        with self._lock:
+            for raw in data:
+                created = raw.get("created") if isinstance(raw, dict) else None
+                oid = raw.get("id") if isinstance(raw, dict) else None
+                if isinstance(created, int) and (created < self.a or (created == self.oldest and oid in self._at_oldest)):
+                    continue
+                fresh.append(raw)
+                if isinstance(created, int) and isinstance(oid, str):
+                    self.newest = max(self.newest or created, created)
+                    if self.oldest is None or created < self.oldest:
+                        self.oldest, self._at_oldest = created, {oid}
+                    elif created == self.oldest:
+                        self._at_oldest.add(oid)
+            self._read += len(fresh)
+        return fresh
+
+    def unread(self) -> float:
+        """About how many objects this slice has still to read, from how dense what it read was
+        (0 before its first page: nothing known to cut)."""
+        with self._lock:
+            if self.oldest is None or self.newest is None:
+                return 0.0
+            covered = max(self.newest - self.oldest, 1)
+            return self._read / covered * max(0, self.oldest - self.a)
+
+    def split(self) -> _Slice | None:
+        """Give the older half of what is unread to a new slice; None when too little is left to
+        be worth a slice's extra (short) last page."""
+        if self.unread() < SPLIT_OBJECTS:
+            return None
+        with self._lock:
+            if self.oldest is None or self.oldest - self.a < MIN_SPLIT:
+                return None
+            mid = self.a + (self.oldest - self.a) // 2
+            older = _Slice(self.a, mid)
+            self.a, self._cut = mid + 1, True
+            return older
+
+
 def slices(start: int, end: int, n: int) -> list[tuple[int, int]]:
     """[start, end] in n contiguous, non-overlapping integer-second slices."""
     n = max(1, min(n, end - start + 1))
@@ -170,15 +246,47 @@ class SweepStripe(StripeReader):
         on_page: Callable[[int], None] | None = None, keep: Listing[T] | None = None,
     ) -> Listing[T]:
         """Every object of `path` created in [start, end], in `parts` time slices read side by side;
-        kept as `keep` (an empty Listing) keeps them: typed facts unless it is slim."""
+        kept as `keep` (an empty Listing) keeps them: typed facts unless it is slim.
+
+        A month's objects are seldom spread evenly (a look-back with few invoices, a billing day
+        with most of them), so when a slice is done the unread part of the busiest one is cut in
+        two and the older half read beside it (`_Slice.split`): `parts` slices stay in flight
+        until the end instead of one slow slice reading alone."""
         proto: Listing[T] = keep if keep is not None else Listing()
-        futures = [
-            pool.submit(self._slice, what, path, params, a, b, parse, on_page, proto)
-            for a, b in slices(start, end, parts)
-        ]
+        running: dict[Future[Listing[T]], _Slice] = {}
+
+        def start_slice(sl: _Slice) -> None:
+            running[pool.submit(self._slice, what, path, params, sl, parse, on_page, proto)] = sl
+
+        for a, b in slices(start, end, parts):
+            start_slice(_Slice(a, b))
         rows: Listing[T] = proto.like()
         failure: str | None = None
-        for fut in futures:
+        splits = 0
+        # bounded: each turn waits SPLIT_POLL at most, and the sweep's deadline ends every read
+        for _ in range(MAX_TURNS):
+            if not running:
+                break
+            done, _ = wait(running, timeout=SPLIT_POLL, return_when=FIRST_COMPLETED)
+            for fut in done:
+                running.pop(fut)
+                try:
+                    rows.extend(fut.result())
+                except PartialList as exc:
+                    assert isinstance(exc.rows, Listing)
+                    rows.extend(exc.rows)
+                    failure = failure or exc.reason
+                except SourceError as exc:
+                    failure = failure or str(exc)
+            # a slice is free (done, or done before the others had read a page): cut the busiest
+            while failure is None and len(running) < parts and splits < MAX_SPLITS:
+                busiest = max(running.values(), key=_Slice.unread, default=None)
+                older = busiest.split() if busiest is not None else None
+                if older is None:
+                    break
+                splits += 1
+                start_slice(older)
+        for fut in running:  # past MAX_TURNS: the slices still running are read to their end
             try:
                 rows.extend(fut.result())
             except PartialList as exc:
@@ -192,12 +300,15 @@ class SweepStripe(StripeReader):
         return rows
 
     def _slice(
-        self, what: str, path: str, params: dict[str, Any], a: int, b: int,
+        self, what: str, path: str, params: dict[str, Any], sl: _Slice,
         parse: Callable[[dict[str, Any]], T], on_page: Callable[[int], None] | None, proto: Listing[T],
     ) -> Listing[T]:
         out: Listing[T] = proto.like()
         after: str | None = None
         for _ in range(MAX_STRIPE_PAGES):
+            a, b, restart = sl.bounds()
+            if restart:
+                after = None  # cut from below: read [a, oldest seen] afresh (its second's objects once)
             p = {**params, "created": {"gte": a, "lte": b}, "limit": PAGE_SIZE,
                  **({"starting_after": after} if after else {})}
             try:
@@ -207,13 +318,14 @@ class SweepStripe(StripeReader):
             data = page.get("data")
             if not isinstance(data, list):
                 raise PartialList(what, out, f"Stripe's answer was not a list (while {what})")
+            fresh = sl.seen(data)
             try:
-                for raw in data:
+                for raw in fresh:
                     self._parse(what, lambda raw=raw: out.add(raw, parse))
             except SourceError as exc:
                 raise PartialList(what, out, str(exc)) from None
             if on_page:
-                on_page(len(data))
+                on_page(len(fresh))
             if not page.get("has_more") or not data:
                 return out
             after = data[-1]["id"]
@@ -258,6 +370,14 @@ class SweepFP(FirstPromoterReader):
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=4 * FP_WAVE * 3)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
+
+    def campaign(self, row: dict[str, Any]) -> PromoterCampaign | None:
+        """A promoter campaign as the promoter-campaign index holds it; None when it cannot be read
+        (the sweep then leaves the index to read its own)."""
+        try:
+            return self._model(PromoterCampaign, promoter_campaign_fields(row), "promoter campaign")
+        except SourceError:
+            return None
 
     def all_rows(
         self, path: str, params: dict[str, Any], pool: ThreadPoolExecutor,

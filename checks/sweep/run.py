@@ -15,11 +15,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from checks import deadline, money
+from checks.campaigns import PromoterCampaign
 from checks.engine import Engine
 from checks.facts import Query, StripeCheckoutSession
 from checks.model import SCHEMA_VERSION, Report, Status, Verdict
 from checks.settings import Settings
 from checks.sources import SourceError
+from checks.sweep.feed import Feed
 from checks.sweep.join import (
     Candidate,
     Payment,
@@ -45,7 +47,12 @@ from checks.trail import TRACKING_DELAY
 log = logging.getLogger(__name__)
 
 LIST_WORKERS = 8  # Stripe time slices and FirstPromoter pages read side by side
-CHECK_WORKERS = 6  # candidates diagnosed at once (each run has its own concurrent reads)
+# Candidates diagnosed at once (each run has its own concurrent reads).  A diagnosis waits for
+# FirstPromoter's budget (its commission search) while the referral listing spends it: with more
+# of them at once, the others' Stripe reads keep Stripe's budget busy meanwhile.  A sweep sharing
+# the Slack bot's engine diagnoses fewer at once, so interactive checks do not queue behind it.
+CHECK_WORKERS = 16
+SHARED_CHECK_WORKERS = 6
 # A sweep is a batch job: it may wait for the rate limits far longer than one interactive check.
 SWEEP_MAX_WAIT = 600.0
 SWEEP_DEADLINE = 120.0  # each candidate's diagnosis
@@ -172,6 +179,7 @@ class Sweeper:
             for limiter in (self.engine.wiring.stripe_limiter, self.engine.wiring.fp_limiter):
                 limiter.max_wait = max(limiter.max_wait, SWEEP_MAX_WAIT)
         self.limit = limit  # diagnose at most this many candidates (newest first)
+        self.check_workers = CHECK_WORKERS if engine is None else SHARED_CHECK_WORKERS
 
     def _readers(self) -> tuple[SweepStripe, SweepFP]:
         return self.engine.wiring.stripe(SweepStripe), self.engine.wiring.firstpromoter(SweepFP)
@@ -232,61 +240,98 @@ class Sweeper:
             finally:
                 sold.clear()  # a month of ids, not needed once the charges are read
 
-        with deadline.DeadlinePool(max_workers=LIST_WORKERS * 3, thread_name_prefix="fpcheck-sweep") as pool:
-            jobs = {
-                "invoices": read_invoices,
-                "charges": read_charges,
-                "checkout_sessions": lambda: stripe.checkout_sessions_in(cs_a, b, pool, 1, on_page),
-                # every referral: one created years ago (or after the payment) may be this window's
-                # payer, so FirstPromoter's created_at filters cannot narrow this listing
-                "referrals": lambda: fp.all_rows("/referrals", {}, pool, on_page, into=referrals),
-                "commissions": lambda: fp.all_rows(
-                    "/commissions", {"filters[created_at][from]": since}, pool, on_page, commission_event),
-                "promoter_campaigns": lambda: fp.all_rows(
-                    "/promoter_campaigns", {}, pool, on_page, campaign_coupons),
-            }
-            with deadline.DeadlinePool(max_workers=len(jobs), thread_name_prefix="fpcheck-list") as outer:
-                futures = {outer.submit(fn): name for name, fn in jobs.items()}
-                for fut in as_completed(futures):
-                    name = futures[fut]
-                    try:
-                        got[name] = fut.result()
-                    except PartialList as exc:
-                        got[name] = exc.rows
-                        failed.add(name)
-                        incomplete.append(str(exc))
-                    except SourceError as exc:  # nothing read
-                        failed.add(name)
-                        incomplete.append(f"{name}: {exc}")
-        invoices: Listing[Any] = got.get("invoices", Listing())
-        charges: Listing[Any] = got.get("charges", Listing())
-        sessions: Listing[StripeCheckoutSession] = got.get("checkout_sessions", Listing())
-        if "invoices" in failed and charges:
-            # without every invoice of the window an invoice's charge would pass for a one-time sale
-            incomplete.append("charges without an invoice were not considered: the invoices were not read in full")
-            charges = Listing()
-        payments = build_payments(invoices.items, charges.items, sessions.items,
-                                  {**invoices.customers, **charges.customers}, window=(a, b))
-        fp_failed = bool(failed & {"referrals", "commissions", "promoter_campaigns"})
-        joined = join(payments, referrals, got.get("commissions", []), got.get("promoter_campaigns", []))
-        candidates = joined.candidates
-        if fp_failed:
-            # without every referral and commission, "no commission matches" would be a guess
-            incomplete.append("no payment is called lost: FirstPromoter's listings were not read in full")
-            candidates = []
-        candidates.sort(key=lambda c: c.payment.paid_at, reverse=True)
+        def read_referrals() -> Referrals:
+            whole = False
+            try:
+                fp.all_rows("/referrals", {}, pool, on_page, into=referrals)
+                whole = True
+                return referrals
+            finally:
+                referrals.finish(whole)  # a diagnosis waiting for the rest of the listing stops waiting
+
         settled = read_at - TRACKING_DELAY  # paid later than this: FirstPromoter may not be done yet
-        early = [c for c in candidates if c.payment.paid_at > settled]
-        candidates = [c for c in candidates if c.payment.paid_at <= settled]
-        if self.limit is not None and len(candidates) > self.limit:
-            incomplete.append(f"diagnosed the newest {self.limit} of {len(candidates)} candidates (--limit)")
-            candidates = candidates[: self.limit]
-        tick("check", 0, len(candidates))
-        # the candidates' referral lookups are answered from the referrals just read (known.py)
-        token = KNOWN.set(referrals if "referrals" not in failed else None)
+
+        def collect(name: str, fut: Future[Any]) -> None:
+            try:
+                got[name] = fut.result()
+            except PartialList as exc:
+                got[name] = exc.rows
+                failed.add(name)
+                incomplete.append(str(exc))
+            except SourceError as exc:  # nothing read
+                failed.add(name)
+                incomplete.append(f"{name}: {exc}")
+
+        # the candidates' referral lookups are answered from the referrals read (known.py), even
+        # while the listing is still being read
+        token = KNOWN.set(referrals)
+        diagnosing = deadline.DeadlinePool(max_workers=self.check_workers, thread_name_prefix="fpcheck-diagnose")
+        diagnoses = _Diagnoses(self.engine, diagnosing, tick)
         try:
-            lost, too_early, cleared, calls = self._diagnose(candidates, tick)
+            with deadline.DeadlinePool(max_workers=LIST_WORKERS * 3, thread_name_prefix="fpcheck-sweep") as pool:
+                jobs = {
+                    "invoices": read_invoices,
+                    "charges": read_charges,
+                    "checkout_sessions": lambda: stripe.checkout_sessions_in(cs_a, b, pool, 1, on_page),
+                    # every referral: one created years ago (or after the payment) may be this window's
+                    # payer, so FirstPromoter's created_at filters cannot narrow this listing
+                    "referrals": read_referrals,
+                    "commissions": lambda: fp.all_rows(
+                        "/commissions", {"filters[created_at][from]": since}, pool, on_page, commission_event),
+                    # each row as the join needs it and as the promoter-campaign index holds it
+                    "promoter_campaigns": lambda: fp.all_rows(
+                        "/promoter_campaigns", {}, pool, on_page, lambda r: (campaign_coupons(r), fp.campaign(r))),
+                }
+                with deadline.DeadlinePool(max_workers=len(jobs), thread_name_prefix="fpcheck-list") as outer:
+                    futures = {name: outer.submit(fn) for name, fn in jobs.items()}
+                    for name, fut in futures.items():
+                        if name != "referrals":
+                            collect(name, fut)
+                    listed = got.pop("promoter_campaigns", [])
+                    got["promoter_campaigns"] = [c for c, _ in listed if c is not None]
+                    self._offer_index(listed, "promoter_campaigns" not in failed, read_at, fp.per_page)
+                    del listed
+                    invoices: Listing[Any] = got.get("invoices", Listing())
+                    charges: Listing[Any] = got.get("charges", Listing())
+                    sessions: Listing[StripeCheckoutSession] = got.get("checkout_sessions", Listing())
+                    if "invoices" in failed and charges:
+                        # without every invoice of the window an invoice's charge would pass for a
+                        # one-time sale
+                        incomplete.append("charges without an invoice were not considered: the invoices were not "
+                                          "read in full")
+                        charges = Listing()
+                    payments = build_payments(invoices.items, charges.items, sessions.items,
+                                              {**invoices.customers, **charges.customers}, window=(a, b))
+                    del invoices, charges, sessions
+                    for name in ("invoices", "charges", "checkout_sessions"):
+                        got.pop(name, None)  # a month of objects: the payments hold what the join needs
+                    if not failed and self.limit is None:
+                        # everything but the referrals is in: diagnose each payment whose referral
+                        # arrives while the rest of the listing is still being read (feed.py)
+                        feed = Feed(payments, got["commissions"])
+                        self._feed(feed, settled, diagnoses, futures["referrals"], referrals)
+                        del feed
+                    collect("referrals", futures["referrals"])
+            fp_failed = bool(failed & {"referrals", "commissions", "promoter_campaigns"})
+            joined = join(payments, referrals, got.get("commissions", []), got.get("promoter_campaigns", []))
+            candidates = joined.candidates
+            if fp_failed:
+                # without every referral and commission, "no commission matches" would be a guess
+                incomplete.append("no payment is called lost: FirstPromoter's listings were not read in full")
+                candidates = []
+                diagnoses.cancel()
+            candidates.sort(key=lambda c: c.payment.paid_at, reverse=True)
+            early = [c for c in candidates if c.payment.paid_at > settled]
+            candidates = [c for c in candidates if c.payment.paid_at <= settled]
+            if self.limit is not None and len(candidates) > self.limit:
+                incomplete.append(f"diagnosed the newest {self.limit} of {len(candidates)} candidates (--limit)")
+                candidates = candidates[: self.limit]
+            for c in candidates:
+                diagnoses.submit(c.payment)
+            tick("check", 0, len(candidates))
+            lost, too_early, cleared, calls = diagnoses.collect(candidates)
         finally:
+            diagnosing.shutdown(wait=True, cancel_futures=True)
             KNOWN.reset(token)
         too_early = sorted([_early(c) for c in early] + too_early, key=lambda x: x.payment.paid_at, reverse=True)
         by_cause: dict[str, Cause] = {}
@@ -313,46 +358,88 @@ class Sweeper:
             calls={"stripe": stripe.calls + calls["stripe"], "firstpromoter": fp.calls + calls["firstpromoter"]},
         )
 
-    def _diagnose(
-        self, candidates: list[Candidate], tick: Progress
-    ) -> tuple[list[Lost], list[Early], int, dict[str, int]]:
+    def _offer_index(self, listed: list[tuple[Any, PromoterCampaign | None]], whole: bool, read_at: datetime,
+                     per_page: int) -> None:
+        """The promoter campaigns the sweep listed whole become the promoter-campaign index when it
+        is cold or old (campaign_index.py), so the diagnoses do not list them again, each waiting
+        for a FirstPromoter budget the referral listing is spending."""
+        models = [pc for _, pc in listed]
+        if not whole or any(pc is None for pc in models):
+            return  # a listing that stopped, or a row the index cannot hold: the index reads its own
+        try:
+            self.engine.wiring.campaigns.offer(tuple(models), read_at, len(models) // per_page + 1)  # type: ignore[arg-type]
+        except Exception as exc:  # the index's store (Redis, the cache directory): the diagnoses read it themselves
+            log.warning("the promoter campaigns read could not be kept as the index (%s)", type(exc).__name__)
+
+    @staticmethod
+    def _feed(feed: Feed, settled: datetime, diagnoses: _Diagnoses, listing: Future[Any], referrals: Referrals) -> None:
+        """Start the diagnoses the feed finds ready as the referral pages arrive, until the listing
+        ends (each wait is short, the loop bounded by the sweep's deadline)."""
+        seen = 0
+        for _ in range(int(SWEEP_TOTAL_DEADLINE) + 60):
+            keys, ended = referrals.keys_after(seen, timeout=1.0)
+            if keys:
+                seen = keys[-1][0]
+            for p in feed.rows(keys):
+                if p.paid_at <= settled:
+                    diagnoses.submit(p)
+            if ended or listing.done():
+                return
+
+
+class _Diagnoses:
+    """The candidates' diagnoses, each started once (as soon as the feed finds it ready, or after
+    the final join), each one's failure its own."""
+
+    def __init__(self, engine: Engine, pool: deadline.DeadlinePool, tick: Progress) -> None:
+        self.engine, self.pool, self.tick = engine, pool, tick
+        self.futures: dict[str, Future[Report]] = {}
+
+    def submit(self, p: Payment) -> None:
+        if p.id in self.futures:
+            return
+        fut = self.pool.submit(self.engine.check, _query(p))
+        fut.add_done_callback(lambda _: self.tick("check", 1, None))
+        self.futures[p.id] = fut
+
+    def cancel(self) -> None:
+        for fut in self.futures.values():
+            fut.cancel()
+
+    def collect(self, candidates: list[Candidate]) -> tuple[list[Lost], list[Early], int, dict[str, int]]:
         calls = {"stripe": 0, "firstpromoter": 0}
         lost: list[Lost] = []
         early: list[Early] = []
         cleared = 0
-        if not candidates:
-            return lost, early, cleared, calls
-        with deadline.DeadlinePool(max_workers=CHECK_WORKERS, thread_name_prefix="fpcheck-diagnose") as pool:
-            futures = {pool.submit(self.engine.check, _query(c.payment)): c for c in candidates}
-            for fut in as_completed(futures):
-                c = futures[fut]
-                tick("check", 1, None)
-                try:
-                    report = fut.result()
-                except Exception as exc:  # one person's failure must not sink the sweep
-                    log.exception("diagnosis failed")
-                    report = None
-                    verdict = Verdict(status=Status.ERROR, check="error",
-                                      summary=f"the diagnosis could not run ({type(exc).__name__}); see the log")
-                else:
-                    for k in calls:
-                        calls[k] += report.calls.get(k, 0)
-                    if report.verdict.status is Status.PASS:
-                        cleared += 1
-                        continue
-                    if _too_early(report):
-                        early.append(_early(c))
-                        continue
-                    v = report.verdict
-                    verdict = Verdict(status=v.status, check=_cause(v, report), summary=v.summary)
-                p = c.payment
-                ref = c.referral or {}
-                lost.append(Lost(
-                    query=_query(p).raw,
-                    payment=_payment_out(p),
-                    referral=ReferralOut(id=ref.get("id"), state=ref.get("state"), promoter=_promoter(ref)),
-                    verdict=verdict,
-                    matched_by=list(c.matched_by),
-                ))
+        by_future = {self.futures[c.payment.id]: c for c in candidates}
+        for fut in as_completed(by_future):
+            c = by_future[fut]
+            try:
+                report = fut.result()
+            except Exception as exc:  # one person's failure must not sink the sweep
+                log.exception("diagnosis failed")
+                report = None
+                verdict = Verdict(status=Status.ERROR, check="error",
+                                  summary=f"the diagnosis could not run ({type(exc).__name__}); see the log")
+            else:
+                for k in calls:
+                    calls[k] += report.calls.get(k, 0)
+                if report.verdict.status is Status.PASS:
+                    cleared += 1
+                    continue
+                if _too_early(report):
+                    early.append(_early(c))
+                    continue
+                v = report.verdict
+                verdict = Verdict(status=v.status, check=_cause(v, report), summary=v.summary)
+            p = c.payment
+            ref = c.referral or {}
+            lost.append(Lost(
+                query=_query(p).raw,
+                payment=_payment_out(p),
+                referral=ReferralOut(id=ref.get("id"), state=ref.get("state"), promoter=_promoter(ref)),
+                verdict=verdict,
+                matched_by=list(c.matched_by),
+            ))
         lost.sort(key=lambda x: x.payment.paid_at, reverse=True)
         return lost, early, cleared, calls

@@ -8,6 +8,12 @@ them up by.  The join asks it for the referral of a Stripe customer id, an fp_ui
 (`by_uid`, `by_email`, first in FirstPromoter's listing order, as before); the candidates'
 diagnoses ask it what `GET /referrals/{value}?find_by=...` would answer (`first`), so they do not
 read again what the sweep holds (known.py).
+
+Pages arrive in listing order, so what the store holds is always a prefix of the listing: a row
+found in it is the first one FirstPromoter would answer, even while later pages are still being
+read.  A miss means something only once the listing `finish`ed whole; until then the sweep starts
+diagnosing the payments whose referral it already holds (run.py), and `wait` holds a lookup that
+needs the rest.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from typing import Any
 
 from checks.sweep.join import slim_referral
@@ -34,6 +41,8 @@ class Referrals:
         self._db = sqlite3.connect("", check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         self._n = 0
+        self._grew = threading.Condition()  # a page was added, or the listing ended
+        self._whole: bool | None = None  # None: still being read; then whether it was read whole
         with self._lock:
             for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-2000", "temp_store=FILE"):
                 self._db.execute(f"PRAGMA {pragma}")
@@ -47,16 +56,51 @@ class Referrals:
 
     def add_page(self, rows: list[dict[str, Any]]) -> None:
         batch = []
+        n = self._n  # one listing thread adds pages: rows are numbered in listing order
         for row in rows:
             if not isinstance(row, dict):
                 continue
             uid, email = _text(row.get("uid")), _text(row.get("email"))
-            self._n += 1
-            batch.append((self._n, uid, uid.strip() or None if uid else None, email,
+            n += 1
+            batch.append((n, uid, uid.strip() or None if uid else None, email,
                           email.strip().casefold() or None if email else None,
                           json.dumps(row, separators=(",", ":"))))
         with self._lock:
             self._db.executemany("INSERT INTO r VALUES (?, ?, ?, ?, ?, ?)", batch)
+        with self._grew:
+            self._n = n  # counted once stored: a reader told of row n finds it
+            self._grew.notify_all()
+
+    def finish(self, whole: bool) -> None:
+        """The listing ended: read whole, or not (a failed page, the deadline)."""
+        with self._grew:
+            self._whole = whole
+            self._grew.notify_all()
+
+    @property
+    def whole(self) -> bool | None:
+        """True once read whole, False once it stopped part-way, None while still being read."""
+        return self._whole
+
+    def wait(self, timeout: float) -> bool | None:
+        """Wait at most `timeout` seconds for the listing to end; `whole` then."""
+        ends = time.monotonic() + max(timeout, 0.0)
+        with self._grew:
+            while self._whole is None and (left := ends - time.monotonic()) > 0:
+                self._grew.wait(left)
+            return self._whole
+
+    def keys_after(self, n: int, timeout: float) -> tuple[list[tuple[int, str | None, str | None, str | None]], bool]:
+        """The join keys (row number, uid_k, email, email_cf) of the rows after row `n`, waiting at
+        most `timeout` seconds for some; and whether the listing has ended (no more will come)."""
+        ends = time.monotonic() + max(timeout, 0.0)
+        with self._grew:
+            while self._n <= n and self._whole is None and (left := ends - time.monotonic()) > 0:
+                self._grew.wait(left)
+            ended = self._whole is not None
+        with self._lock:
+            rows = self._db.execute("SELECT n, uid_k, email, email_cf FROM r WHERE n > ? ORDER BY n", (n,)).fetchall()
+        return rows, ended
 
     def first(self, column: str, value: str | None) -> dict[str, Any] | None:
         """The first row (listing order) whose `column` is `value`: uid / email as FirstPromoter
