@@ -155,6 +155,10 @@ def measure(args: argparse.Namespace, quiet: bool = False) -> Figures:
         wall = time.perf_counter() - started
         stripe_log, fp_log = stripe.calls(), fp.calls()
         page_s = standin_page_seconds(stripe, s.stripe_api_key.get_secret_value(), stripe_log)
+    if getattr(args, "save", None):
+        Path(args.save).mkdir(parents=True, exist_ok=True)
+        Path(args.save, "sweep.json").write_text(out.stdout)
+        Path(args.save, "sweep.log").write_text(out.stderr)
     if out.returncode not in (0, 1):
         sys.exit(f"sweep failed ({out.returncode}): {out.stderr[-2000:]}")
     result = json.loads(out.stdout)
@@ -267,6 +271,7 @@ def main() -> None:
     ap.add_argument("--lost", type=int, default=100)
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds the sweep may run before it is killed")
     ap.add_argument("--buckets", type=float, default=0.0, help="print each kind of call per this many seconds")
+    ap.add_argument("--save", help="a directory to keep the sweep's JSON result and its log in")
     measure(ap.parse_args())
 
 

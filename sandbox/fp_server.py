@@ -196,6 +196,7 @@ class FirstPromoterStandIn(StandIn):
         self.commissions: dict[int, FPCommissionRec] = VersionedDict()
         # referrals, commissions, promoters by id, kept while their dict is unchanged (_by_id)
         self._id_orders: dict[str, tuple[Any, int | None, list[Any]]] = {}
+        self._sorting = threading.Lock()
         self._next_id = 900_000  # for objects added without an explicit id
         self._listing_rank: dict[int, float] = {}  # promoter campaign id -> sort key (default: the id)
         self._sorted: list[FPPromoterCampaignRec] | None = None  # the listing's order, kept between pages
@@ -338,12 +339,17 @@ class FirstPromoterStandIn(StandIn):
         sorted again only when that dict changed (sandbox/versioned.py): a month holds 50,000
         referrals, and a page is 100."""
         rows = getattr(self, table)
-        version = version_of(rows)
         kept = self._id_orders.get(table)
-        if kept is None or version is None or kept[0] is not rows or kept[1] != version:
-            kept = (rows, version, sorted(rows.values(), key=lambda r: r.id))
-            self._id_orders[table] = kept
-        return kept[2]
+        version = version_of(rows)
+        if kept is not None and version is not None and kept[0] is rows and kept[1] == version:
+            return kept[2]
+        with self._sorting:  # one sort for a burst of first pages
+            kept = self._id_orders.get(table)
+            version = version_of(rows)
+            if kept is None or version is None or kept[0] is not rows or kept[1] != version:
+                kept = (rows, version, sorted(rows.values(), key=lambda r: r.id))
+                self._id_orders[table] = kept
+            return kept[2]
 
     def reindex(self) -> None:
         """Sort the listings again on the next page: needed only after changing a record's `id`

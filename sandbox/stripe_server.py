@@ -50,6 +50,7 @@ import itertools
 import json
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -168,6 +169,11 @@ class _BadRequest(Exception):
         self.param = param
 
 
+# Builds of listing orders and field indexes, one at a time (re-entrant: an order's build may
+# need another's)
+_BUILDING = threading.RLock()
+
+
 @dataclass
 class _Index:
     """One kind's objects in listing order (newest first; among equal `created`, the later-added
@@ -186,13 +192,17 @@ class _Index:
         reads and searches walk that person's objects, not the month.  Callers test what they get
         again, so the index only narrows."""
         got = self.by_field.get(name)
-        if got is None:
-            got = {}
-            get = value_of or (lambda o: o.get(name))
-            for i, o in enumerate(self.order):
-                with contextlib.suppress(TypeError):  # an unhashable value equals no query string
-                    got.setdefault(get(o), []).append(i)
-            self.by_field[name] = got
+        if got is not None:
+            return got
+        with _BUILDING:  # built once: a burst of first reads waits for it instead of each building it
+            got = self.by_field.get(name)
+            if got is None:
+                got = {}
+                get = value_of or (lambda o: o.get(name))
+                for i, o in enumerate(self.order):
+                    with contextlib.suppress(TypeError):  # an unhashable value equals no query string
+                        got.setdefault(get(o), []).append(i)
+                self.by_field[name] = got
         return got
 
 
@@ -223,15 +233,26 @@ class DataSet:
         store changed since (sandbox/versioned.py): a page is then a bisect and a walk over the page,
         not a filter and a sort of the month."""
         store = getattr(self, store_name)
-        version = version_of(store)
-        idx = self._indexes.get(store_name)
-        if idx is None or version is None or idx.store is not store or idx.version != version:
-            order = _newest_first(store.values())
-            at: dict[str, int] = {}
-            for i, o in enumerate(order):
-                at.setdefault(o["id"], i)
-            idx = _Index(store, version, order, [-int(o.get("created") or 0) for o in order], at)
-            self._indexes[store_name] = idx
+
+        def current() -> _Index | None:
+            idx = self._indexes.get(store_name)
+            version = version_of(store)
+            ok = idx is not None and version is not None and idx.store is store and idx.version == version
+            return idx if ok else None
+
+        idx = current()
+        if idx is not None:
+            return idx
+        with _BUILDING:  # one build for a burst of first pages (a month is 100,000 objects to sort)
+            idx = current()
+            if idx is None:
+                version = version_of(store)
+                order = _newest_first(store.values())
+                at: dict[str, int] = {}
+                for i, o in enumerate(order):
+                    at.setdefault(o["id"], i)
+                idx = _Index(store, version, order, [-int(o.get("created") or 0) for o in order], at)
+                self._indexes[store_name] = idx
         return idx
 
     def reindex(self) -> None:

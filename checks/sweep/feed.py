@@ -25,16 +25,21 @@ from checks.sweep.join import Payment
 class Feed:
     def __init__(self, payments: Iterable[Payment], commissions: Iterable[dict[str, Any]]) -> None:
         credited = {c["event_id"] for c in commissions if isinstance(c.get("event_id"), str)}
-        # the uncredited payments by the email their diagnosis looks up (known.KnownFP strips it)
-        self._by_email: dict[str, list[Payment]] = {}
+        # the uncredited payments by the email their diagnosis looks up (known.KnownFP strips it);
+        # most emails have one payment in a month, so a list only where there are more
+        self._by_email: dict[str, Payment | list[Payment]] = {}
         for p in payments:
             if p.email and p.email.strip() and not (p.event_ids & credited):
-                self._by_email.setdefault(p.email.strip(), []).append(p)
+                key = p.email.strip()
+                had = self._by_email.setdefault(key, p)
+                if had is not p:
+                    self._by_email[key] = [*had, p] if isinstance(had, list) else [had, p]
 
     def rows(self, keys: Iterable[tuple[int, str | None, str | None, str | None]]) -> list[Payment]:
         """The payments these referral rows (store.keys_after) make ready, each only once."""
         out: list[Payment] = []
         for _, _, email, _ in keys:
-            if email:
-                out += self._by_email.pop(email, ())
+            got = self._by_email.pop(email, None) if email else None
+            if got is not None:
+                out += got if isinstance(got, list) else [got]
         return out

@@ -51,7 +51,7 @@ LIST_WORKERS = 8  # Stripe time slices and FirstPromoter pages read side by side
 # FirstPromoter's budget (its commission search) while the referral listing spends it: with more
 # of them at once, the others' Stripe reads keep Stripe's budget busy meanwhile.  A sweep sharing
 # the Slack bot's engine diagnoses fewer at once, so interactive checks do not queue behind it.
-CHECK_WORKERS = 16
+CHECK_WORKERS = 12
 SHARED_CHECK_WORKERS = 6
 # A sweep is a batch job: it may wait for the rate limits far longer than one interactive check.
 SWEEP_MAX_WAIT = 600.0
@@ -432,6 +432,9 @@ class _Diagnoses:
                     continue
                 v = report.verdict
                 verdict = Verdict(status=v.status, check=_cause(v, report), summary=v.summary)
+                if v.status is Status.ERROR:  # what could not be read, for whoever runs the sweep
+                    log.warning("a candidate's diagnosis could not conclude: %s", "; ".join(
+                        f"{r.id}: {r.summary}" for r in report.checks if r.status is Status.ERROR)[:1500])
             p = c.payment
             ref = c.referral or {}
             lost.append(Lost(
