@@ -1,5 +1,11 @@
 """Run a sweep: read the window's listings once, join, diagnose the candidates, group by cause.
 
+The listings are read side by side.  On a big programme FirstPromoter's referral listing is the
+last to end (300 calls a minute), so once Stripe's listings and the commissions are in, a payment
+whose referral has been read is diagnosed while the rest are still listed (feed.py, known.py); the
+others once the listing is whole.  What is reported comes from the final join of every listing: a
+listing that did not end whole calls nothing lost, whatever was diagnosed early.
+
 A candidate paid less than FirstPromoter's ~2 minutes (TRACKING_DELAY) before the sweep read the
 commissions is not called lost: it is listed apart as too early to tell."""
 
