@@ -261,7 +261,18 @@ class SweepStripe(StripeReader):
         for a, b in slices(start, end, parts):
             start_slice(_Slice(a, b))
         rows: Listing[T] = proto.like()
-        failure: str | None = None
+        failures: list[str] = []
+
+        def take(fut: Future[Listing[T]]) -> None:
+            try:
+                rows.extend(fut.result())
+            except PartialList as exc:
+                assert isinstance(exc.rows, Listing)
+                rows.extend(exc.rows)
+                failures.append(exc.reason)
+            except SourceError as exc:
+                failures.append(str(exc))
+
         splits = 0
         # bounded: each turn waits SPLIT_POLL at most, and the sweep's deadline ends every read
         for _ in range(MAX_TURNS):
@@ -270,16 +281,9 @@ class SweepStripe(StripeReader):
             done, _ = wait(running, timeout=SPLIT_POLL, return_when=FIRST_COMPLETED)
             for fut in done:
                 running.pop(fut)
-                try:
-                    rows.extend(fut.result())
-                except PartialList as exc:
-                    assert isinstance(exc.rows, Listing)
-                    rows.extend(exc.rows)
-                    failure = failure or exc.reason
-                except SourceError as exc:
-                    failure = failure or str(exc)
+                take(fut)
             # a slice is free (done, or done before the others had read a page): cut the busiest
-            while failure is None and len(running) < parts and splits < MAX_SPLITS:
+            while not failures and len(running) < parts and splits < MAX_SPLITS:
                 busiest = max(running.values(), key=_Slice.unread, default=None)
                 older = busiest.split() if busiest is not None else None
                 if older is None:
@@ -287,14 +291,8 @@ class SweepStripe(StripeReader):
                 splits += 1
                 start_slice(older)
         for fut in running:  # past MAX_TURNS: the slices still running are read to their end
-            try:
-                rows.extend(fut.result())
-            except PartialList as exc:
-                assert isinstance(exc.rows, Listing)
-                rows.extend(exc.rows)
-                failure = failure or exc.reason
-            except SourceError as exc:
-                failure = failure or str(exc)
+            take(fut)
+        failure = failures[0] if failures else None
         if failure:
             raise PartialList(what, rows, failure)
         return rows
