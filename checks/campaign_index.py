@@ -344,18 +344,26 @@ class CampaignIndexer:
         if not self.store.add(self._k("lock"), token, LOCK_TTL):
             return False  # a build is running: it stores its own
         try:
-            unique = tuple({pc.id: pc for pc in campaigns}.values())
-            index = CampaignIndex(campaigns=unique, complete=True, pages_read=pages, read_at=read_at)
-            self.store.set(self._k("data"), index.model_dump_json().encode(), max(KEEP, self.ttl * 2))
-            self._memo = (read_at.isoformat(), index)
-            self._save_status(count=len(unique), pages=pages, read_at=read_at, building_since=None,
-                              building_pages=0, building_count=0)
-            self.store.delete(self._k("error"))
+            self._keep(tuple({pc.id: pc for pc in campaigns}.values()), pages, read_at)
             return True
         finally:
-            with contextlib.suppress(Exception):
-                if self.store.get(self._k("lock")) == token:
-                    self.store.delete(self._k("lock"))
+            self._unlock(token)
+
+    def _keep(self, rows: tuple[PromoterCampaign, ...], pages: int, read_at: datetime,
+              read_seconds: float | None = None) -> CampaignIndex:
+        """Store a complete index (the holder of the lock calls this) and say so in the status."""
+        index = CampaignIndex(campaigns=rows, complete=True, pages_read=pages, read_at=read_at)
+        self.store.set(self._k("data"), index.model_dump_json().encode(), max(KEEP, self.ttl * 2))
+        self._memo = (read_at.isoformat(), index)
+        self._save_status(count=len(rows), pages=pages, read_at=read_at, read_seconds=read_seconds,
+                          building_since=None, building_pages=0, building_count=0)
+        self.store.delete(self._k("error"))
+        return index
+
+    def _unlock(self, token: bytes) -> None:
+        with contextlib.suppress(Exception):  # a failing store must not keep waiters waiting
+            if self.store.get(self._k("lock")) == token:
+                self.store.delete(self._k("lock"))
 
     def join(self, timeout: float) -> bool:
         """Wait for builds this process started (a terminal run finishing its index before it
@@ -394,16 +402,7 @@ class CampaignIndexer:
         reader = build.reader = self.make_reader()
         try:
             rows, pages = self._read_all(build, reader, token)
-            index = CampaignIndex(campaigns=rows, complete=True, pages_read=pages, read_at=started_at)
-            self.store.set(self._k("data"), index.model_dump_json().encode(), max(KEEP, self.ttl * 2))
-            self._memo = (started_at.isoformat(), index)
-            self._save_status(
-                count=len(rows), pages=pages, read_at=started_at,
-                read_seconds=round(time.monotonic() - build.started, 2),
-                building_since=None, building_pages=0, building_count=0,
-            )
-            self.store.delete(self._k("error"))
-            build.result = index
+            build.result = self._keep(rows, pages, started_at, read_seconds=round(time.monotonic() - build.started, 2))
         except Exception as exc:  # the reason is stored briefly and given to every waiting run
             if isinstance(exc, RuntimeError) and "after shutdown" in str(exc):
                 # the process is exiting (a terminal run past its wait): abandon quietly, the next
@@ -420,9 +419,7 @@ class CampaignIndexer:
                                   building_pages=0, building_count=0)
         finally:
             reader.close()
-            with contextlib.suppress(Exception):
-                if self.store.get(self._k("lock")) == token:
-                    self.store.delete(self._k("lock"))
+            self._unlock(token)
             build.done.set()
 
     def _read_all(

@@ -106,9 +106,9 @@ def test_a_lookup_in_a_listing_still_being_read(month) -> None:  # type: ignore[
     settings = month_settings(stripe_api, fp_api)
     fp_api.add_referral("late.one@example.com", id=990_100, uid="cus_late")
     whole = _listed(stripe_api, fp_api)
-    keys, ended = whole.keys_after(0, timeout=0)
+    keys, ended = whole.emails_after(0, timeout=0)
     assert ended is False and len(keys) == len(fp_api.referrals)  # not finished: nobody waits on it
-    rows = [whole.first("email", email) for _, _, email, _ in keys[:5]]
+    rows = [whole.first("email", email) for _, email in keys[:5]]
     store = Referrals()
     store.add_page(rows)  # type: ignore[arg-type]  # what the first page brought
     wiring = Wiring(settings)

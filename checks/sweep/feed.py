@@ -35,10 +35,10 @@ class Feed:
                 if had is not p:
                     self._by_email[key] = [*had, p] if isinstance(had, list) else [had, p]
 
-    def rows(self, keys: Iterable[tuple[int, str | None, str | None, str | None]]) -> list[Payment]:
-        """The payments these referral rows (store.keys_after) make ready, each only once."""
+    def rows(self, emails: Iterable[tuple[int, str | None]]) -> list[Payment]:
+        """The payments these referral rows (store.emails_after) make ready, each only once."""
         out: list[Payment] = []
-        for _, _, email, _ in keys:
+        for _, email in emails:
             got = self._by_email.pop(email, None) if email else None
             if got is not None:
                 out += got if isinstance(got, list) else [got]

@@ -43,15 +43,21 @@ def answers_now(known: Referrals, email: str | None) -> bool:
     return email is not None and known.first("email", email) is not None
 
 
+def _answers(known: Referrals, email: str | None) -> bool:
+    """Whether the store answers a lookup: a listing read whole does, one that stopped part-way
+    does not; one still being read does when it holds the email already, else once it ends whole
+    (waited for within the diagnosis's deadline: a miss in part of the listing means nothing yet)."""
+    if known.whole is not None:
+        return known.whole
+    return answers_now(known, email) or known.wait(deadline.left(default=60.0) - 1.0) is True
+
+
 class KnownFP(FirstPromoterReader):
     known: Referrals | None = None
 
     def find_referral(self, email: str | None, uids: Sequence[str] = ()) -> ReferralLookup:
         known = self.known
-        if known is not None and known.whole is not True and not answers_now(known, email):
-            # a miss in a listing still being read means nothing yet: wait for the rest
-            known.wait(deadline.left(default=60.0) - 1.0)
-        if known is None or known.whole is False or (known.whole is None and not answers_now(known, email)):
+        if known is None or not _answers(known, email):
             return super().find_referral(email, uids)  # no whole listing to answer from
         email = (email or "").strip() or None
         distinct = list(dict.fromkeys(u.strip() for u in uids if u and u.strip()))[:MAX_UIDS]

@@ -292,9 +292,8 @@ class SweepStripe(StripeReader):
                 start_slice(older)
         for fut in running:  # past MAX_TURNS: the slices still running are read to their end
             take(fut)
-        failure = failures[0] if failures else None
-        if failure:
-            raise PartialList(what, rows, failure)
+        if failures:
+            raise PartialList(what, rows, failures[0])
         return rows
 
     def _slice(

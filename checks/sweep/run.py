@@ -297,26 +297,11 @@ class Sweeper:
                     got["promoter_campaigns"] = [c for c, _ in listed if c is not None]
                     self._offer_index(listed, "promoter_campaigns" not in failed, read_at, fp.per_page)
                     del listed
-                    invoices: Listing[Any] = got.get("invoices", Listing())
-                    charges: Listing[Any] = got.get("charges", Listing())
-                    sessions: Listing[StripeCheckoutSession] = got.get("checkout_sessions", Listing())
-                    if "invoices" in failed and charges:
-                        # without every invoice of the window an invoice's charge would pass for a
-                        # one-time sale
-                        incomplete.append("charges without an invoice were not considered: the invoices were not "
-                                          "read in full")
-                        charges = Listing()
-                    payments = build_payments(invoices.items, charges.items, sessions.items,
-                                              {**invoices.customers, **charges.customers}, window=(a, b))
-                    del invoices, charges, sessions
-                    for name in ("invoices", "charges", "checkout_sessions"):
-                        got.pop(name, None)  # a month of objects: the payments hold what the join needs
+                    payments = _payments(got, failed, incomplete, (a, b))
                     if not failed and self.limit is None:
                         # everything but the referrals is in: diagnose each payment whose referral
                         # arrives while the rest of the listing is still being read (feed.py)
-                        feed = Feed(payments, got["commissions"])
-                        self._feed(feed, settled, diagnoses, futures["referrals"], referrals)
-                        del feed
+                        self._feed(Feed(payments, got["commissions"]), settled, diagnoses, referrals)
                     collect("referrals", futures["referrals"])
             fp_failed = bool(failed & {"referrals", "commissions", "promoter_campaigns"})
             joined = join(payments, referrals, got.get("commissions", []), got.get("promoter_campaigns", []))
@@ -378,19 +363,33 @@ class Sweeper:
             log.warning("the promoter campaigns read could not be kept as the index (%s)", type(exc).__name__)
 
     @staticmethod
-    def _feed(feed: Feed, settled: datetime, diagnoses: _Diagnoses, listing: Future[Any], referrals: Referrals) -> None:
+    def _feed(feed: Feed, settled: datetime, diagnoses: _Diagnoses, referrals: Referrals) -> None:
         """Start the diagnoses the feed finds ready as the referral pages arrive, until the listing
-        ends (each wait is short, the loop bounded by the sweep's deadline)."""
+        ends (its reader always says so; each wait is short, the loop bounded by the sweep's deadline)."""
         seen = 0
         for _ in range(int(SWEEP_TOTAL_DEADLINE) + 60):
-            keys, ended = referrals.keys_after(seen, timeout=1.0)
-            if keys:
-                seen = keys[-1][0]
-            for p in feed.rows(keys):
+            emails, ended = referrals.emails_after(seen, timeout=1.0)
+            if emails:
+                seen = emails[-1][0]
+            for p in feed.rows(emails):
                 if p.paid_at <= settled:
                     diagnoses.submit(p)
-            if ended or listing.done():
+            if ended:
                 return
+
+
+def _payments(got: dict[str, Any], failed: set[str], incomplete: list[str], window: tuple[int, int]) -> list[Payment]:
+    """The window's payments from Stripe's listings, which are then let go (a month of objects:
+    the payments hold what the join needs)."""
+    invoices: Listing[Any] = got.pop("invoices", Listing())
+    charges: Listing[Any] = got.pop("charges", Listing())
+    sessions: Listing[StripeCheckoutSession] = got.pop("checkout_sessions", Listing())
+    if "invoices" in failed and charges:
+        # without every invoice of the window an invoice's charge would pass for a one-time sale
+        incomplete.append("charges without an invoice were not considered: the invoices were not read in full")
+        charges = Listing()
+    return build_payments(invoices.items, charges.items, sessions.items,
+                          {**invoices.customers, **charges.customers}, window=window)
 
 
 class _Diagnoses:

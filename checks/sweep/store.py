@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 from typing import Any
 
 from checks.sweep.join import slim_referral
@@ -84,22 +83,18 @@ class Referrals:
 
     def wait(self, timeout: float) -> bool | None:
         """Wait at most `timeout` seconds for the listing to end; `whole` then."""
-        ends = time.monotonic() + max(timeout, 0.0)
         with self._grew:
-            while self._whole is None and (left := ends - time.monotonic()) > 0:
-                self._grew.wait(left)
+            self._grew.wait_for(lambda: self._whole is not None, max(timeout, 0.0))
             return self._whole
 
-    def keys_after(self, n: int, timeout: float) -> tuple[list[tuple[int, str | None, str | None, str | None]], bool]:
-        """The join keys (row number, uid_k, email, email_cf) of the rows after row `n`, waiting at
-        most `timeout` seconds for some; and whether the listing has ended (no more will come)."""
-        ends = time.monotonic() + max(timeout, 0.0)
+    def emails_after(self, n: int, timeout: float) -> tuple[list[tuple[int, str | None]], bool]:
+        """(row number, email) of the rows after row `n`, waiting at most `timeout` seconds for
+        some; and whether the listing has ended (no more will come)."""
         with self._grew:
-            while self._n <= n and self._whole is None and (left := ends - time.monotonic()) > 0:
-                self._grew.wait(left)
+            self._grew.wait_for(lambda: self._n > n or self._whole is not None, max(timeout, 0.0))
             ended = self._whole is not None
         with self._lock:
-            rows = self._db.execute("SELECT n, uid_k, email, email_cf FROM r WHERE n > ? ORDER BY n", (n,)).fetchall()
+            rows = self._db.execute("SELECT n, email FROM r WHERE n > ? ORDER BY n", (n,)).fetchall()
         return rows, ended
 
     def first(self, column: str, value: str | None) -> dict[str, Any] | None:
